@@ -1,0 +1,53 @@
+"""koordrules: declarative, explainable criteria for who needs a care coordinator.
+
+The public API is what ``__all__`` lists; everything else may change without notice.
+"""
+
+from koordrules.ast import CriteriaSet, Criterion, InputDecl, LocalText, OutcomeRule, Parameter, SetRef
+from koordrules.engine import evaluate
+from koordrules.errors import (
+    CatalogError,
+    CheckError,
+    CriteriaError,
+    Diagnostic,
+    EvalError,
+    InputError,
+    KoordError,
+    LoadError,
+    ParseError,
+    TypeCheckError,
+)
+from koordrules.loader import load, load_text
+from koordrules.parser import parse_expression
+from koordrules.result import Result
+from koordrules.trace import Trace, TraceNode
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "CatalogError",
+    "CheckError",
+    "CriteriaError",
+    "CriteriaSet",
+    "Criterion",
+    "Diagnostic",
+    "EvalError",
+    "InputDecl",
+    "InputError",
+    "KoordError",
+    "LoadError",
+    "LocalText",
+    "OutcomeRule",
+    "Parameter",
+    "ParseError",
+    "Result",
+    "SetRef",
+    "Trace",
+    "TraceNode",
+    "TypeCheckError",
+    "__version__",
+    "evaluate",
+    "load",
+    "load_text",
+    "parse_expression",
+)

@@ -1,0 +1,206 @@
+"""Set-level checks run before any evaluation.
+
+Names and types of every expression, duplicate names, cycles between criteria, declarations
+that make no sense, unused inputs/parameters/criteria (warnings), and outcome rules that can
+never fire. Constant conditions are found by evaluating with every input unknown: Kleene logic
+is sound, so a value decided without data is the value for every patient.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from koordrules import ast
+from koordrules.errors import Diagnostic, KoordError
+from koordrules.evaluator import Interpreter
+from koordrules.typecheck import check_boolean
+from koordrules.types import BOOLEAN, DATE, NUMBER, STRING, Type, enum_of, list_of
+
+_ITEM_TYPES = {"boolean": BOOLEAN, "integer": NUMBER, "number": NUMBER, "string": STRING,
+               "date": DATE}
+
+
+def input_type(decl: ast.InputDecl) -> Type:
+    if decl.type == "enum":
+        return enum_of(decl.values or ())
+    if decl.type == "list":
+        return list_of(_ITEM_TYPES[decl.items or "string"])
+    return _ITEM_TYPES[decl.type]
+
+
+def parameter_type(param: ast.Parameter) -> Type:
+    value = param.value
+    if isinstance(value, bool):
+        return BOOLEAN
+    if isinstance(value, int | float):
+        return NUMBER
+    if isinstance(value, str):
+        return STRING
+    return DATE
+
+
+def environment(cs: ast.CriteriaSet) -> dict[str, Type]:
+    env: dict[str, Type] = {c.name: BOOLEAN for c in cs.criteria}
+    env.update({p.name: parameter_type(p) for p in cs.parameters})
+    env.update({i.name: input_type(i) for i in cs.inputs})
+    return env
+
+
+def _err(code: str, message: str, span: object) -> Diagnostic:
+    return Diagnostic("error", code, message, span)  # type: ignore[arg-type]
+
+
+def _warn(code: str, message: str, span: object) -> Diagnostic:
+    return Diagnostic("warning", code, message, span)  # type: ignore[arg-type]
+
+
+def _declarations(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
+    owners: dict[str, str] = {}
+    for kind, items in (("input", cs.inputs), ("parameter", cs.parameters),
+                        ("criterion", cs.criteria)):
+        for item in items:
+            if item.name in owners:
+                yield _err("duplicate_name",
+                           f"{item.name!r} is both a {owners[item.name]} and a {kind}", item.span)
+            owners.setdefault(item.name, kind)
+    seen: set[str] = set()
+    for rule in cs.outcomes:
+        if rule.id in seen:
+            yield _err("duplicate_outcome", f"outcome {rule.id!r} is defined twice", rule.span)
+        seen.add(rule.id)
+    for decl in cs.inputs:
+        if decl.type == "enum" and not decl.values:
+            yield _err("bad_input", f"enum input {decl.name!r} needs 'values'", decl.span)
+        if decl.type != "enum" and decl.values is not None:
+            yield _err("bad_input", f"'values' is only for enum inputs ({decl.name!r})",
+                       decl.span)
+        if decl.type == "list" and decl.items is None:
+            yield _err("bad_input", f"list input {decl.name!r} needs 'items'", decl.span)
+        if decl.min is not None and decl.max is not None and decl.min > decl.max:
+            yield _err("bad_input", f"input {decl.name!r}: min is larger than max", decl.span)
+        if (decl.min is not None or decl.max is not None) and decl.type not in (
+            "integer", "number"
+        ):
+            yield _err("bad_input", f"min/max are only for numbers ({decl.name!r})", decl.span)
+
+
+def criteria_order(cs: ast.CriteriaSet) -> tuple[list[str], list[Diagnostic]]:
+    """Criteria names with dependencies first, and an error for each cycle."""
+    deps = {c.name: sorted(ast.names(c.expr) & {d.name for d in cs.criteria})
+            for c in cs.criteria}
+    spans = {c.name: c.span for c in cs.criteria}
+    order: list[str] = []
+    state: dict[str, int] = {}
+    problems: list[Diagnostic] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name):] + [name]
+            problems.append(_err("cycle", "criteria depend on each other in a cycle: "
+                                 + " → ".join(cycle), spans[name]))
+            return
+        state[name] = 1
+        for dep in deps[name]:
+            visit(dep, [*path, name])
+        state[name] = 2
+        order.append(name)
+
+    for name in deps:
+        visit(name, [])
+    return order, problems
+
+
+def _usage(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
+    used: set[str] = set()
+    for c in cs.criteria:
+        used |= ast.names(c.expr)
+    for rule in cs.rules:
+        if rule.when is not None:
+            used |= ast.names(rule.when)
+    for kind, items in (("input", cs.inputs), ("parameter", cs.parameters),
+                        ("criterion", cs.criteria)):
+        for item in items:
+            if item.name not in used:
+                yield _warn(f"unused_{kind}", f"{kind} {item.name!r} is never used", item.span)
+
+
+def _strip(expr: ast.Expr) -> str:
+    """The expression without positions, to spot a rule that repeats an earlier one."""
+
+    def drop(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: drop(v) for k, v in value.items() if k != "span"}
+        if isinstance(value, list):
+            return [drop(v) for v in value]
+        return value
+
+    return json.dumps(drop(expr.model_dump(mode="json")), sort_keys=True)
+
+
+def _dead_rules(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
+    interpreter = Interpreter(cs, {})
+    earlier: dict[str, str] = {}
+    always: str | None = None
+    for rule in cs.rules:
+        assert rule.when is not None
+        if always is not None:
+            yield _err("dead_rule", f"outcome {rule.id!r} can never fire: {always!r} before it "
+                       "always fires", rule.span)
+            continue
+        shape = _strip(rule.when)
+        if shape in earlier:
+            yield _err("dead_rule", f"outcome {rule.id!r} can never fire: it has the same "
+                       f"condition as {earlier[shape]!r}", rule.span)
+        earlier.setdefault(shape, rule.id)
+        try:
+            value = interpreter.evaluate(rule.when)
+        except KoordError:
+            continue
+        if value is False:
+            yield _err("dead_rule", f"outcome {rule.id!r} can never fire: its condition is "
+                       "false whatever the data", rule.span)
+        elif value is True:
+            always = rule.id
+    if always is not None:
+        yield _err("dead_rule", f"outcome {cs.otherwise.id!r} can never be reached: "
+                   f"{always!r} always fires", cs.otherwise.span)
+    for c in cs.criteria:
+        try:
+            value = interpreter.criterion(c.name)
+        except KoordError:
+            continue
+        if value is not None:
+            yield _warn("constant_criterion", f"criterion {c.name!r} is always "
+                        f"{'true' if value else 'false'}, whatever the data", c.span)
+
+
+def _monotone(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
+    outcomes = {o.id for o in cs.outcomes}
+    for decl in cs.monotone:
+        if decl.outcome not in outcomes:
+            yield _err("bad_property", f"monotone: unknown outcome {decl.outcome!r}", None)
+        for name in decl.inputs:
+            found = cs.input(name)
+            if found is None or found.type != "boolean":
+                yield _err("bad_property", f"monotone: {name!r} is not a boolean input", None)
+
+
+def check_set(cs: ast.CriteriaSet) -> list[Diagnostic]:
+    """Every problem in a built set, errors and warnings, sorted by position."""
+    problems = list(_declarations(cs))
+    env = environment(cs)
+    for c in cs.criteria:
+        problems += check_boolean(c.expr, env, f"criterion {c.name!r}")
+    for rule in cs.rules:
+        if rule.when is not None:
+            problems += check_boolean(rule.when, env, f"the condition of {rule.id!r}")
+    _, cycles = criteria_order(cs)
+    problems += cycles
+    problems += _monotone(cs)
+    if not any(p.severity == "error" for p in problems):
+        problems += _usage(cs)
+        problems += _dead_rules(cs)
+    return sorted(problems, key=Diagnostic.sort_key)

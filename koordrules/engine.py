@@ -1,0 +1,145 @@
+"""Evaluating a criteria set for a record: the façade over checking, interpreting and tracing.
+
+:func:`evaluate` validates the record, evaluates every criterion (dependencies first), tries the
+outcome rules in order, works out which unknown inputs would decide an undecided outcome, and
+returns a :class:`~koordrules.result.Result` with the trace.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from koordrules import ast
+from koordrules.check import criteria_order
+from koordrules.evaluator import Interpreter
+from koordrules.inputs import validate_record
+from koordrules.result import Result
+from koordrules.sentences import criterion_sentence, outcome_sentence
+from koordrules.trace import BufferTracer, CriterionTrace, RuleTrace, Trace, TraceNode
+from koordrules.values import Value
+
+
+@functools.lru_cache(maxsize=256)
+def evaluation_order(cs: ast.CriteriaSet) -> tuple[ast.Criterion, ...]:
+    """The set's criteria, each after the criteria it refers to."""
+    by_name = {c.name: c for c in cs.criteria}
+    return tuple(by_name[n] for n in criteria_order(cs)[0])
+
+
+def choose(cs: ast.CriteriaSet, values: list[Value]) -> tuple[str | None, tuple[str, ...]]:
+    """The outcome from the values of the rules tried, and the outcomes still possible.
+
+    The first true rule wins if every rule before it is false; an unknown rule before it
+    leaves the outcome open between them. If no rule can be true, ``otherwise`` wins.
+    """
+    possible: list[str] = []
+    for rule, value in zip(cs.rules, values, strict=False):
+        if value is True:
+            possible.append(rule.id)
+            break
+        if value is None:
+            possible.append(rule.id)
+    else:
+        possible.append(cs.otherwise.id)
+    return (possible[0] if len(possible) == 1 else None), tuple(possible)
+
+
+def evaluate(
+    cs: ast.CriteriaSet,
+    record: Mapping[str, Any],
+    *,
+    strict: bool = True,
+    trace: bool = True,
+    redact: bool = False,
+    ignore: frozenset[str] = frozenset(),
+) -> Result:
+    """Evaluate ``record`` under ``cs`` with the reference interpreter.
+
+    Raises :class:`~koordrules.errors.InputError` for a record that does not match the declared
+    inputs (with ``strict=False``: the bad values become unknown and ``warnings`` says so).
+    ``redact=True`` leaves input values out of the trace. Keys in ``ignore`` are not inputs
+    (a record id, a grouping field) and are skipped.
+    """
+    inputs, warnings = validate_record(cs, record, strict=strict, ignore=ignore)
+    tracer = BufferTracer(redact=redact) if trace else None
+    interpreter = Interpreter(cs, inputs, tracer=tracer) if tracer else Interpreter(cs, inputs)
+
+    criterion_nodes: dict[str, TraceNode] = {}
+    for criterion in evaluation_order(cs):
+        if tracer:
+            tracer.start(criterion.source)
+        interpreter.memo[criterion.name] = interpreter.evaluate(criterion.expr)
+        if tracer:
+            criterion_nodes[criterion.name] = tracer.finish(criterion.name)
+
+    rule_values: list[Value] = []
+    rule_nodes: list[TraceNode] = []
+    for rule in cs.rules:
+        assert rule.when is not None
+        if tracer:
+            tracer.start(rule.source or "")
+        value = interpreter.evaluate(rule.when)
+        rule_values.append(value)
+        if tracer:
+            rule_nodes.append(tracer.finish())
+        if value is True:
+            break
+    outcome, possible = choose(cs, rule_values)
+
+    missing: set[str] = set()
+    if outcome is None:
+        for rule, value in zip(cs.rules, rule_values, strict=False):
+            if value is None and rule.when is not None:
+                missing |= interpreter.unknown_inputs(rule.when)
+    values = {c.name: interpreter.memo[c.name] for c in cs.criteria}
+
+    result_trace = None
+    if tracer:
+        result_trace = _trace(cs, values, criterion_nodes, rule_values, rule_nodes, outcome,
+                              possible, sorted(missing), redact)
+    return Result(
+        criteria_set=cs.ref,
+        outcome=outcome,
+        possible_outcomes=possible,
+        missing=tuple(sorted(missing)),
+        criteria=values,  # type: ignore[arg-type]
+        warnings=tuple(warnings),
+        trace=result_trace,
+    )
+
+
+def _trace(
+    cs: ast.CriteriaSet,
+    values: dict[str, Value],
+    criterion_nodes: dict[str, TraceNode],
+    rule_values: list[Value],
+    rule_nodes: list[TraceNode],
+    outcome: str | None,
+    possible: tuple[str, ...],
+    missing: list[str],
+    redact: bool,
+) -> Trace:
+    criteria = tuple(
+        CriterionTrace(name=c.name, title=c.title, value=values[c.name],  # type: ignore[arg-type]
+                       sentence=criterion_sentence(c, values[c.name]),  # type: ignore[arg-type]
+                       origin=c.origin, expression=criterion_nodes[c.name])
+        for c in cs.criteria
+    )
+    rules = [
+        RuleTrace(outcome=r.id, title=r.title, value=v, chosen=r.id == outcome,  # type: ignore[arg-type]
+                  origin=r.origin, expression=node)
+        for r, v, node in zip(cs.rules, rule_values, rule_nodes, strict=False)
+    ]
+    if outcome == cs.otherwise.id or (outcome is None and cs.otherwise.id in possible):
+        rules.append(RuleTrace(outcome=cs.otherwise.id, title=cs.otherwise.title,
+                               value=True if outcome else None, chosen=outcome is not None,
+                               origin=cs.otherwise.origin))
+    passed = [r.id for r, v in zip(cs.rules, rule_values, strict=False) if v is False]
+    return Trace(
+        criteria=criteria,
+        rules=tuple(rules),
+        sentence=outcome_sentence(cs, outcome, possible, missing, passed),
+        redacted=redact,
+    )

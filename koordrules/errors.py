@@ -1,0 +1,130 @@
+"""The library's exceptions and diagnostics.
+
+Every error is a :class:`KoordError` with a stable ``code`` (tests and tools match on it), a
+one-line ``message`` and, where there is one, a :class:`~koordrules.span.Span`. ``str(err)``
+reads ``criteria/x.yaml:12:9: type_error: ...``, the format editors and CI logs understand.
+Third-party exceptions (lark, PyYAML, pydantic) are translated at the boundary and chained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from koordrules.span import Span
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a file: an error (the file cannot be used) or a warning."""
+
+    severity: Severity
+    code: str
+    message: str
+    span: Span | None = None
+    file: str | None = None
+
+    @property
+    def location(self) -> str:
+        if self.span is not None:
+            return str(self.span)
+        return self.file or "<input>"
+
+    def __str__(self) -> str:
+        tag = "" if self.severity == "error" else "warning: "
+        return f"{self.location}: {tag}{self.code}: {self.message}"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        if self.span is None:
+            return (self.file or "", 0, 0, self.code)
+        return (self.span.file or "", self.span.line, self.span.column, self.code)
+
+
+class KoordError(Exception):
+    """Root of every exception raised by koordrules."""
+
+    code = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        span: Span | None = None,
+        code: str | None = None,
+        file: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.file = file if file is not None else (span.file if span else None)
+        if code is not None:
+            self.code = code
+
+    def diagnostic(self, severity: Severity = "error") -> Diagnostic:
+        return Diagnostic(severity, self.code, self.message, self.span, self.file)
+
+    def __str__(self) -> str:
+        return str(self.diagnostic())
+
+
+class LoadError(KoordError):
+    """A criteria or case file cannot be read: missing, empty, not YAML, or wrong shape."""
+
+    code = "load_error"
+
+
+class ParseError(KoordError):
+    """An expression does not follow the grammar."""
+
+    code = "parse_error"
+
+
+class TypeCheckError(KoordError):
+    """An expression names something unknown or combines values of the wrong types."""
+
+    code = "type_error"
+
+
+class CheckError(KoordError):
+    """A set-level problem: duplicate names, cycles between criteria, dead outcome rules."""
+
+    code = "check_error"
+
+
+class InputError(KoordError):
+    """A patient record does not match the set's declared inputs."""
+
+    code = "input_error"
+
+
+class EvalError(KoordError):
+    """Evaluation failed for a reason the checker could not rule out."""
+
+    code = "eval_error"
+
+
+class CatalogError(KoordError):
+    """A set id or version is not in the catalogue, or a stored result does not match it."""
+
+    code = "catalog_error"
+
+
+class CriteriaError(KoordError):
+    """A criteria file has errors. ``diagnostics`` holds all of them, sorted by position."""
+
+    code = "criteria_error"
+
+    def __init__(self, diagnostics: list[Diagnostic], *, file: str | None = None) -> None:
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        first = errors[0] if errors else None
+        super().__init__(
+            f"{len(errors)} error(s)" + (f"; first: {first.message}" if first else ""),
+            span=first.span if first else None,
+            file=file or (first.file if first else None),
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(str(d) for d in self.diagnostics)

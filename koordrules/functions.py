@@ -1,0 +1,181 @@
+"""Built-in functions: name → signature and a pure implementation with unknown-aware semantics.
+
+Every implementation takes already-evaluated argument values (``None`` = unknown) and follows
+Kleene / HL7 CQL null semantics: a result is unknown exactly when the known arguments cannot
+decide it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from koordrules.types import ANY, BOOLEAN, NUMBER, Type, unify
+from koordrules.values import Value
+
+Checker = Callable[[Sequence[Type]], "Type | str"]
+"""Returns the result type, or a one-line message saying what is wrong with the arguments."""
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    name: str
+    signature: str
+    doc: str
+    check: Checker
+    impl: Callable[[Sequence[Value]], Value]
+
+
+def kleene_and(values: Sequence[Value]) -> bool | None:
+    """False if any is false; otherwise unknown if any is unknown; otherwise true."""
+    unknown = False
+    for v in values:
+        if v is False:
+            return False
+        if v is None:
+            unknown = True
+    return None if unknown else True
+
+
+def kleene_or(values: Sequence[Value]) -> bool | None:
+    """True if any is true; otherwise unknown if any is unknown; otherwise false."""
+    unknown = False
+    for v in values:
+        if v is True:
+            return True
+        if v is None:
+            unknown = True
+    return None if unknown else False
+
+
+def at_least(n: Value, values: Sequence[Value]) -> bool | None:
+    """True when at least ``n`` are true whatever the unknowns turn out to be; false when
+    that many can no longer be reached; unknown otherwise."""
+    if n is None:
+        return None
+    true = sum(1 for v in values if v is True)
+    unknown = sum(1 for v in values if v is None)
+    if true >= n:  # type: ignore[operator]
+        return True
+    if true + unknown < n:  # type: ignore[operator]
+        return False
+    return None
+
+
+def _flatten(values: Sequence[Value]) -> Sequence[Value] | None:
+    """Variadic booleans, or a single list argument; ``None`` when that list is unknown."""
+    if len(values) == 1 and (isinstance(values[0], tuple) or values[0] is None):
+        if values[0] is None:
+            return None
+        return values[0]
+    return values
+
+
+def _bools(args: Sequence[Type], *, skip: int = 0) -> str | None:
+    rest = args[skip:]
+    if len(rest) == 1 and rest[0].name == "list":
+        if rest[0].element is None or BOOLEAN.accepts(rest[0].element):
+            return None
+        return f"expects a list of booleans, got {rest[0]}"
+    for i, t in enumerate(rest, start=skip + 1):
+        if not BOOLEAN.accepts(t):
+            return f"argument {i} must be boolean, got {t}"
+    return None
+
+
+def _check_bool_args(args: Sequence[Type]) -> Type | str:
+    if not args:
+        return "needs at least one argument"
+    return _bools(args) or BOOLEAN
+
+
+def _check_at_least(args: Sequence[Type]) -> Type | str:
+    if len(args) < 2:
+        return "needs a count and at least one condition: at_least(n, a, b, ...)"
+    if not NUMBER.accepts(args[0]):
+        return f"argument 1 (the count) must be a number, got {args[0]}"
+    return _bools(args, skip=1) or BOOLEAN
+
+
+def _check_count_true(args: Sequence[Type]) -> Type | str:
+    if not args:
+        return "needs at least one argument"
+    return _bools(args) or NUMBER
+
+
+def _check_is_known(args: Sequence[Type]) -> Type | str:
+    return BOOLEAN if len(args) == 1 else "takes exactly one argument"
+
+
+def _check_coalesce(args: Sequence[Type]) -> Type | str:
+    if len(args) < 2:
+        return "needs at least two arguments"
+    result: Type | None = args[0]
+    for t in args[1:]:
+        result = unify(result, t) if result else None
+        if result is None:
+            return "arguments must all have the same type"
+    return result or ANY
+
+
+def _check_length(args: Sequence[Type]) -> Type | str:
+    if len(args) != 1 or args[0].name not in ("list", "any"):
+        return "takes one list"
+    return NUMBER
+
+
+def _any(values: Sequence[Value]) -> Value:
+    flat = _flatten(values)
+    return None if flat is None else kleene_or(flat)
+
+
+def _all(values: Sequence[Value]) -> Value:
+    flat = _flatten(values)
+    return None if flat is None else kleene_and(flat)
+
+
+def _at_least(values: Sequence[Value]) -> Value:
+    flat = _flatten(values[1:])
+    return None if flat is None else at_least(values[0], flat)
+
+
+def _count_true(values: Sequence[Value]) -> Value:
+    flat = _flatten(values)
+    if flat is None or any(v is None for v in flat):
+        return None
+    return sum(1 for v in flat if v is True)
+
+
+def _coalesce(values: Sequence[Value]) -> Value:
+    return next((v for v in values if v is not None), None)
+
+
+def _length(values: Sequence[Value]) -> Value:
+    return None if values[0] is None else len(values[0])  # type: ignore[arg-type]
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in (
+        Function("any", "any(a, b, ...) or any(list)",
+                 "True when at least one condition is true (Kleene or).", _check_bool_args, _any),
+        Function("all", "all(a, b, ...) or all(list)",
+                 "True when every condition is true (Kleene and).", _check_bool_args, _all),
+        Function("at_least", "at_least(n, a, b, ...)",
+                 "True when at least n conditions are true; unknown while the unknown "
+                 "conditions could still decide it.", _check_at_least, _at_least),
+        Function("count_true", "count_true(a, b, ...)",
+                 "How many conditions are true; unknown if any condition is unknown "
+                 "(use at_least to decide with partial data).", _check_count_true, _count_true),
+        Function("is_known", "is_known(x)",
+                 "True when x has a value, false when it is unknown. Never unknown.",
+                 _check_is_known, lambda v: v[0] is not None),
+        Function("coalesce", "coalesce(x, y, ...)",
+                 "The first argument that is known; unknown if all are unknown.",
+                 _check_coalesce, _coalesce),
+        Function("length", "length(list)",
+                 "The number of elements of a list; unknown if the list is unknown.",
+                 _check_length, _length),
+    )
+}
+

@@ -1,0 +1,166 @@
+"""Patient records checked against a set's declared inputs.
+
+Missing keys and ``None`` are *unknown*. A value of the wrong type, out of its declared range,
+or a key the set does not declare is an :class:`~koordrules.errors.InputError`; with
+``strict=False`` it becomes unknown plus a warning instead. Values are never coerced silently:
+the only conversions are the documented text encodings (ISO dates in JSON, and typed parsing of
+CSV cells in :func:`from_text`). Messages name the input, never its value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from koordrules import ast
+from koordrules.errors import InputError
+from koordrules.values import Value
+
+MAX_KEYS = 1_000
+MAX_STRING = 10_000
+MAX_LIST = 1_000
+
+_TRUE = {"true", "1", "yes", "ja"}
+_FALSE = {"false", "0", "no", "nei"}
+
+
+def _scalar(decl: ast.InputDecl, kind: str, value: Any) -> Value:
+    """Check one value against a scalar type; raise ``ValueError`` with a reason."""
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {type(value).__name__}")
+        return value
+    if kind in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number, got {type(value).__name__}")
+        if kind == "integer" and not isinstance(value, int):
+            raise ValueError("must be a whole number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        if decl.min is not None and value < decl.min:
+            raise ValueError(f"must be at least {decl.min:g}")
+        if decl.max is not None and value > decl.max:
+            raise ValueError(f"must be at most {decl.max:g}")
+        return value
+    if kind in ("string", "enum"):
+        if not isinstance(value, str):
+            raise ValueError(f"must be text, got {type(value).__name__}")
+        if len(value) > MAX_STRING:
+            raise ValueError(f"is longer than {MAX_STRING} characters")
+        if kind == "enum" and value not in (decl.values or ()):
+            raise ValueError("must be one of " + ", ".join(decl.values or ()))
+        return value
+    if kind == "date":
+        if isinstance(value, dt.datetime):
+            raise ValueError("must be a date without time")
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ValueError("must be a date (YYYY-MM-DD)")
+    raise ValueError(f"unsupported type {kind}")  # pragma: no cover
+
+
+def check_value(decl: ast.InputDecl, value: Any) -> Value:
+    """The validated value of one input (``None`` stays unknown); ``ValueError`` if invalid."""
+    if value is None:
+        return None
+    if decl.type != "list":
+        return _scalar(decl, decl.type, value)
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"must be a list, got {type(value).__name__}")
+    if len(value) > MAX_LIST:
+        raise ValueError(f"has more than {MAX_LIST} items")
+    return tuple(None if v is None else _scalar(decl, decl.items or "string", v) for v in value)
+
+
+def validate_record(
+    cs: ast.CriteriaSet,
+    record: Mapping[str, Any],
+    *,
+    strict: bool = True,
+    ignore: frozenset[str] = frozenset(),
+) -> tuple[dict[str, Value], list[str]]:
+    """Validated inputs and warnings. Raises :class:`InputError` when ``strict``.
+
+    Keys in ``ignore`` (record ids, grouping fields of a cohort file) are skipped.
+    """
+    if not isinstance(record, Mapping):
+        raise InputError(f"a record must be an object, got {type(record).__name__}",
+                         code="bad_record")
+    if len(record) > MAX_KEYS:
+        raise InputError(f"the record has more than {MAX_KEYS} fields", code="too_large")
+    decls = {d.name: d for d in cs.inputs}
+    out: dict[str, Value] = {}
+    warnings: list[str] = []
+    for key, value in record.items():
+        if key in ignore:
+            continue
+        decl = decls.get(key) if isinstance(key, str) else None
+        if decl is None:
+            message = f"{key!r} is not an input of {cs.key}"
+            if strict:
+                raise InputError(message, code="unknown_input")
+            warnings.append(message + "; ignored")
+            continue
+        try:
+            out[key] = check_value(decl, value)
+        except ValueError as ex:
+            message = f"input {key!r} {ex}"
+            if strict:
+                raise InputError(message, code="bad_input_value") from None
+            warnings.append(message + "; treated as unknown")
+            out[key] = None
+    return out, warnings
+
+
+def from_text(decl: ast.InputDecl, text: str) -> Any:
+    """Parse a text cell (CSV) according to the declared type; empty means unknown."""
+    text = text.strip()
+    if text == "":
+        return None
+    if decl.type == "boolean":
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError("must be true or false")
+    if decl.type == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    if decl.type == "number":
+        try:
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            raise ValueError("must be a number") from None
+    if decl.type == "list":
+        return [from_text(decl.model_copy(update={"type": decl.items or "string"}), part)
+                for part in text.split(";")]
+    return text
+
+
+def record_from_text(cs: ast.CriteriaSet, row: Mapping[str, str],
+                     *, strict: bool = True) -> dict[str, Any]:
+    """A CSV row → a record with typed values (unknown keys are kept for validation)."""
+    decls = {d.name: d for d in cs.inputs}
+    out: dict[str, Any] = {}
+    for key, text in row.items():
+        decl = decls.get(key)
+        if decl is None or text is None:
+            out[key] = text
+            continue
+        try:
+            out[key] = from_text(decl, text)
+        except ValueError as ex:
+            if strict:
+                raise InputError(f"input {key!r} {ex}", code="bad_input_value") from None
+            out[key] = None
+    return out

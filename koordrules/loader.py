@@ -1,0 +1,225 @@
+"""Criteria files → :class:`~koordrules.ast.CriteriaSet`.
+
+``read`` parses and schema-validates a file; ``build_*`` turn its parts into AST pieces whose
+expressions carry file positions; :func:`load` does all of it and runs the checker, raising one
+:class:`~koordrules.errors.CriteriaError` that lists every problem in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from koordrules import ast
+from koordrules.check import check_set
+from koordrules.errors import CriteriaError, Diagnostic, ParseError
+from koordrules.fileformat import (
+    CriteriaFile,
+    CriterionSpec,
+    InputSpec,
+    OutcomeSpec,
+    ParameterSpec,
+    local_text,
+)
+from koordrules.parser import parse_expression
+from koordrules.yamldoc import Path_, YamlDoc, parse_yaml, read_yaml, validate
+
+
+@dataclass(frozen=True)
+class SetFile:
+    """A criteria file that parsed and matched the schema (its expressions are still text)."""
+
+    spec: CriteriaFile
+    doc: YamlDoc
+
+    @property
+    def key(self) -> str:
+        return f"{self.spec.id}@{self.spec.version}"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.doc.canonical().encode("utf-8")).hexdigest()
+
+
+def read(path: str | Path) -> SetFile:
+    """Read and schema-check a criteria file; raises :class:`CriteriaError`."""
+    return _validated(read_yaml(path))
+
+
+def read_text(text: str, *, file: str | None = None) -> SetFile:
+    return _validated(parse_yaml(text, file=file))
+
+
+def _validated(doc: YamlDoc) -> SetFile:
+    spec, problems = validate(CriteriaFile, doc)
+    if spec is None:
+        raise CriteriaError(problems, file=doc.file)
+    return SetFile(spec, doc)
+
+
+def _relocate(node: Any, doc: YamlDoc, path: Path_) -> Any:
+    """Copy of an expression tree with spans moved from expression text to file positions."""
+    info = doc.scalars.get(path)
+    updates: dict[str, Any] = {}
+    span = node.span
+    if span is not None:
+        if info is None:
+            line, col = doc.positions.get(path, (1, 1))
+            updates["span"] = span.model_copy(update={"file": doc.file, "line": line,
+                                                      "column": col, "end_line": line,
+                                                      "end_column": col + 1})
+        else:
+            line, col = info.position(span.line, span.column)
+            end_line, end_col = info.position(span.end_line, span.end_column)
+            updates["span"] = span.model_copy(update={"file": doc.file, "line": line,
+                                                      "column": col, "end_line": end_line,
+                                                      "end_column": end_col})
+    for name in type(node).model_fields:
+        value = getattr(node, name)
+        if isinstance(value, ast.Node):
+            updates[name] = _relocate(value, doc, path)
+        elif isinstance(value, tuple) and value and isinstance(value[0], ast.Node):
+            updates[name] = tuple(_relocate(v, doc, path) for v in value)
+    return node.model_copy(update=updates)
+
+
+def parse_at(text: str, doc: YamlDoc, path: Path_) -> tuple[ast.Expr | None, list[Diagnostic]]:
+    """Parse the expression found at ``path`` in ``doc``, with file positions on every node."""
+    try:
+        expr = parse_expression(text)
+    except ParseError as ex:
+        span = ex.span
+        if span is not None:
+            info = doc.scalars.get(path)
+            line, col = info.position(span.line, span.column) if info else doc.positions.get(
+                path, (1, 1))
+            span = span.model_copy(update={"file": doc.file, "line": line, "column": col,
+                                           "end_line": line, "end_column": col + 1})
+        else:
+            span = doc.span(path)
+        return None, [Diagnostic("error", ex.code, ex.message, span, doc.file)]
+    return _relocate(expr, doc, path), []
+
+
+def build_parameter(name: str, spec: ParameterSpec, doc: YamlDoc, origin: str) -> ast.Parameter:
+    return ast.Parameter(name=name, value=spec.value, unit=spec.unit,
+                         description=spec.description, from_source=spec.from_source,
+                         origin=origin, span=doc.span(("parameters", name)))
+
+
+def build_input(name: str, spec: InputSpec, doc: YamlDoc, origin: str) -> ast.InputDecl:
+    return ast.InputDecl(name=name, origin=origin, span=doc.span(("inputs", name)),
+                         **spec.model_dump())
+
+
+def build_criterion(name: str, spec: CriterionSpec, doc: YamlDoc,
+                    origin: str) -> tuple[ast.Criterion | None, list[Diagnostic]]:
+    expr, problems = parse_at(spec.when, doc, ("criteria", name, "when"))
+    if expr is None:
+        return None, problems
+    return ast.Criterion(name=name, title=local_text(spec.title), description=spec.description,
+                         source=spec.when, expr=expr, origin=origin,
+                         span=doc.span(("criteria", name))), []
+
+
+def build_outcome(index: int, spec: OutcomeSpec, doc: YamlDoc,
+                  origin: str) -> tuple[ast.OutcomeRule | None, list[Diagnostic]]:
+    path: Path_ = ("outcomes", index)
+    problems: list[Diagnostic] = []
+    if spec.title is None:
+        problems.append(Diagnostic("error", "schema_error",
+                                   f"outcome {spec.id!r} needs a title", doc.span(path), doc.file))
+    if spec.otherwise == (spec.when is not None):
+        problems.append(Diagnostic("error", "schema_error",
+                                   f"outcome {spec.id!r} needs exactly one of 'when' and "
+                                   "'otherwise: true'", doc.span(path), doc.file))
+    expr = None
+    if spec.when is not None:
+        expr, more = parse_at(spec.when, doc, (*path, "when"))
+        problems += more
+    if problems or spec.title is None:
+        return None, problems
+    return ast.OutcomeRule(
+        id=spec.id, title=local_text(spec.title),
+        explanation=local_text(spec.explanation) if spec.explanation else None,
+        source=spec.when, when=expr, origin=origin, span=doc.span(path)), []
+
+
+def build(setfile: SetFile) -> tuple[ast.CriteriaSet | None, list[Diagnostic]]:
+    """Turn a validated file (without ``extends``) into a criteria set, collecting problems."""
+    spec, doc, origin = setfile.spec, setfile.doc, setfile.key
+    problems: list[Diagnostic] = []
+    criteria: list[ast.Criterion] = []
+    for name, cspec in spec.criteria.items():
+        criterion, more = build_criterion(name, cspec, doc, origin)
+        problems += more
+        if criterion is not None:
+            criteria.append(criterion)
+    outcomes: list[ast.OutcomeRule] = []
+    for i, ospec in enumerate(spec.outcomes):
+        for field in ("before", "after"):
+            if getattr(ospec, field) is not None:
+                problems.append(Diagnostic("error", "schema_error",
+                                           f"'{field}' is only allowed in a variant (extends:)",
+                                           doc.span(("outcomes", i, field)), doc.file))
+        rule, more = build_outcome(i, ospec, doc, origin)
+        problems += more
+        if rule is not None:
+            outcomes.append(rule)
+    if not spec.outcomes:
+        problems.append(Diagnostic("error", "schema_error", "the set has no outcomes",
+                                   doc.span(()), doc.file))
+    otherwise = [o for o in outcomes if o.when is None]
+    if outcomes and (len(otherwise) != 1 or outcomes[-1].when is not None):
+        problems.append(Diagnostic("error", "schema_error",
+                                   "the last outcome, and only it, must be 'otherwise: true'",
+                                   doc.span(("outcomes",)), doc.file))
+    if problems:
+        return None, problems
+    cs = ast.CriteriaSet(
+        id=spec.id, version=spec.version, title=local_text(spec.title), status=spec.status,
+        effective_from=spec.effective_from, source=spec.source, notes=spec.notes,
+        changelog=spec.changelog, extends=spec.extends,
+        parameters=tuple(build_parameter(n, p, doc, origin) for n, p in spec.parameters.items()),
+        inputs=tuple(build_input(n, i, doc, origin) for n, i in spec.inputs.items()),
+        criteria=tuple(criteria), rules=tuple(outcomes[:-1]), otherwise=outcomes[-1],
+        monotone=spec.monotone, file=doc.file, sha256=setfile.sha256,
+    )
+    return cs, []
+
+
+def finish(cs: ast.CriteriaSet | None, problems: list[Diagnostic],
+           file: str | None) -> tuple[ast.CriteriaSet, list[Diagnostic]]:
+    """Check a built set; raise :class:`CriteriaError` on any error, else return warnings."""
+    if cs is not None:
+        problems = problems + check_set(cs)
+    if cs is None or any(d.severity == "error" for d in problems):
+        raise CriteriaError(problems, file=file)
+    return cs, problems
+
+
+def load_with_warnings(path: str | Path) -> tuple[ast.CriteriaSet, list[Diagnostic]]:
+    """Load and check one criteria file; return the set and its warnings."""
+    setfile = read(path)
+    if setfile.spec.extends is not None:
+        raise CriteriaError([Diagnostic(
+            "error", "needs_catalog",
+            f"this set extends {setfile.spec.extends!r}: load it through a Catalog",
+            setfile.doc.span(("extends",)), setfile.doc.file)], file=setfile.doc.file)
+    cs, problems = build(setfile)
+    return finish(cs, problems, setfile.doc.file)
+
+
+def load(path: str | Path) -> ast.CriteriaSet:
+    """Load and check one criteria file. Raises :class:`CriteriaError` listing every problem."""
+    return load_with_warnings(path)[0]
+
+
+def load_text(text: str, *, file: str | None = None) -> ast.CriteriaSet:
+    """Like :func:`load`, from text (``file`` names it in messages)."""
+    setfile = read_text(text, file=file)
+    cs, problems = build(setfile)
+    return finish(cs, problems, file)[0]
+

@@ -1,0 +1,247 @@
+"""Safe YAML reading that keeps positions, for every file format koordrules reads.
+
+Only plain YAML data is accepted: no custom tags (``!!python/object`` …), no anchors or
+aliases, no duplicate keys, one document, bounded size. Errors are
+:class:`~koordrules.errors.LoadError` with file, line and column. Each value's position is
+kept by path, so later checks (schema, expressions) can point into the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from koordrules.errors import Diagnostic, LoadError
+from koordrules.span import Span
+
+MAX_FILE_BYTES = 2_000_000
+MAX_NODES = 200_000
+
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:" + t
+    for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+}
+
+Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarInfo:
+    """Where a scalar's text sits in the file, to map positions inside it back to the file."""
+
+    line: int
+    column: int
+    style: str | None
+    indent: int
+    single_line: bool
+
+    def position(self, line: int, column: int) -> tuple[int, int]:
+        """File (line, column) of (line, column) inside the scalar's text."""
+        if self.style == "|":
+            return self.line + line, self.indent + column
+        if not self.single_line:
+            return self.line, self.column
+        quoted = 1 if self.style in ("'", '"') else 0
+        return self.line, self.column + quoted + column - 1
+
+
+@dataclass
+class YamlDoc:
+    file: str | None
+    text: str
+    data: Any
+    positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    scalars: dict[Path_, ScalarInfo] = field(default_factory=dict)
+
+    def span(self, path: Path_) -> Span:
+        """The span of the value at ``path`` (or of its nearest ancestor that has one)."""
+        p = tuple(path)
+        while p and p not in self.positions:
+            p = p[:-1]
+        line, column = self.positions.get(p, (1, 1))
+        return Span(file=self.file, line=line, column=column, end_line=line,
+                    end_column=column + 1)
+
+    def canonical(self) -> str:
+        """The content as canonical JSON: independent of comments, key order and layout."""
+        return json.dumps(self.data, sort_keys=True, ensure_ascii=False,
+                          separators=(",", ":"), default=str)
+
+
+def _mark_span(file: str | None, mark: Any) -> Span | None:
+    if mark is None:
+        return None
+    return Span(file=file, line=mark.line + 1, column=mark.column + 1,
+                end_line=mark.line + 1, end_column=mark.column + 2)
+
+
+class _Converter:
+    def __init__(self, doc: YamlDoc, raw_keys: Collection[str]) -> None:
+        self.doc = doc
+        self.raw_keys = raw_keys
+        self.constructor = yaml.SafeLoader("")
+        self.count = 0
+        self.lines = doc.text.splitlines()
+
+    def fail(self, node: yaml.Node, message: str, code: str = "yaml_error") -> LoadError:
+        return LoadError(message, span=_mark_span(self.doc.file, node.start_mark), code=code)
+
+    def convert(self, node: yaml.Node, path: Path_, raw: bool = False) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, f"the file has more than {MAX_NODES} values", "too_large")
+        if node.tag not in _SAFE_TAGS:
+            raise self.fail(node, f"the tag {node.tag!r} is not allowed", "yaml_tag")
+        self.doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self.fail(key_node, "keys must be plain text")
+                key = key_node.value
+                if key in out:
+                    raise self.fail(key_node, f"the key {key!r} appears twice", "duplicate_key")
+                self.doc.positions[(*path, key)] = (key_node.start_mark.line + 1,
+                                                    key_node.start_mark.column + 1)
+                out[key] = self.convert(value_node, (*path, key), key in self.raw_keys)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if raw:
+            self.record_scalar(node, path)
+            return node.value
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, float) and value != value:
+            raise self.fail(node, "NaN is not allowed", "yaml_value")
+        return value
+
+    def record_scalar(self, node: yaml.ScalarNode, path: Path_) -> None:
+        start, end = node.start_mark, node.end_mark
+        indent = 0
+        if node.style == "|" and start.line + 1 < len(self.lines):
+            body = self.lines[start.line + 1]
+            indent = len(body) - len(body.lstrip(" "))
+        self.doc.scalars[path] = ScalarInfo(
+            line=start.line + 1,
+            column=start.column + 1,
+            style=node.style,
+            indent=indent,
+            single_line=start.line == end.line,
+        )
+
+
+def _alias_free(node: yaml.Node) -> None:
+    """Reject aliases before conversion (composed aliases share nodes: exponential growth)."""
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            raise LoadError("anchors and aliases (&, *) are not allowed", code="yaml_alias",
+                            span=_mark_span(None, current.start_mark))
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            for k, v in current.value:
+                stack.extend((k, v))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+
+
+def parse_yaml(text: str, *, file: str | None = None,
+               raw_keys: Collection[str] = ("when",)) -> YamlDoc:
+    """Parse YAML text into plain data with positions. Values under ``raw_keys`` stay text."""
+    if len(text) > MAX_FILE_BYTES:
+        raise LoadError(f"the file is larger than {MAX_FILE_BYTES} characters",
+                        file=file, code="too_large")
+    text = text.removeprefix("\ufeff")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as ex:
+        mark = ex.problem_mark or ex.context_mark
+        problem = (ex.problem or "invalid YAML").strip()
+        raise LoadError(f"invalid YAML: {problem}", span=_mark_span(file, mark), file=file,
+                        code="yaml_error") from ex
+    except yaml.YAMLError as ex:
+        raise LoadError(f"invalid YAML: {ex}", file=file, code="yaml_error") from ex
+    except RecursionError as ex:
+        raise LoadError("the YAML is nested too deeply", file=file, code="too_large") from ex
+    if node is None:
+        raise LoadError("the file is empty", file=file, code="empty_file",
+                        span=Span(file=file, line=1, column=1, end_line=1, end_column=1))
+    try:
+        _alias_free(node)
+    except LoadError as ex:
+        ex.span = ex.span.model_copy(update={"file": file}) if ex.span else None
+        ex.file = file
+        raise
+    doc = YamlDoc(file=file, text=text, data=None)
+    try:
+        doc.data = _Converter(doc, raw_keys).convert(node, ())
+    except RecursionError as ex:
+        raise LoadError("the YAML is nested too deeply", file=file, code="too_large") from ex
+    except yaml.YAMLError as ex:
+        raise LoadError(f"invalid YAML value: {ex}", file=file, code="yaml_value") from ex
+    return doc
+
+
+def read_yaml(path: str | Path, *, raw_keys: Collection[str] = ("when",)) -> YamlDoc:
+    """Read and parse a YAML file (UTF-8, optional BOM)."""
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as ex:
+        raise LoadError(f"cannot read the file: {ex.strerror}", file=file,
+                        code="io_error") from ex
+    if len(raw) > MAX_FILE_BYTES:
+        raise LoadError(f"the file is larger than {MAX_FILE_BYTES} bytes", file=file,
+                        code="too_large")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as ex:
+        raise LoadError(f"the file is not UTF-8 (byte {ex.start})", file=file,
+                        code="encoding_error") from ex
+    return parse_yaml(text, file=file, raw_keys=raw_keys)
+
+
+def validate(model: type[M], doc: YamlDoc) -> tuple[M | None, list[Diagnostic]]:
+    """Validate ``doc.data`` against ``model``; every schema problem becomes a diagnostic."""
+    if not isinstance(doc.data, Mapping):
+        return None, [Diagnostic("error", "schema_error", "the file must be a mapping of fields",
+                                 doc.span(()), doc.file)]
+    try:
+        return model.model_validate(doc.data), []
+    except ValidationError as ex:
+        problems = []
+        for err in ex.errors():
+            loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+            # drop pydantic's union-branch labels (e.g. "LocalText", "str") from the path
+            path: list[str | int] = []
+            node: Any = doc.data
+            for part in loc:
+                if isinstance(node, Mapping) and part in node:
+                    node = node[part]
+                    path.append(part)
+                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                    node = node[part]
+                    path.append(part)
+                elif err["type"] == "extra_forbidden" and part == loc[-1]:
+                    path.append(part)
+            where = ".".join(str(p) for p in path) or "file"
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = f"unknown field {where!r}"
+            elif err["type"] == "missing":
+                message = f"missing field {'.'.join(str(p) for p in loc)!r}"
+            else:
+                message = f"{where}: {message}"
+            problems.append(Diagnostic("error", "schema_error", message, doc.span(tuple(path)),
+                                       doc.file))
+        unique = {(d.message, d.span): d for d in problems}
+        return None, list(unique.values())

@@ -4,6 +4,7 @@ The public API is what ``__all__`` lists; everything else may change without not
 """
 
 from koordrules.ast import CriteriaSet, Criterion, InputDecl, LocalText, OutcomeRule, Parameter, SetRef
+from koordrules.catalog import Catalog
 from koordrules.engine import evaluate
 from koordrules.errors import (
     CatalogError,
@@ -25,6 +26,7 @@ from koordrules.trace import Trace, TraceNode
 __version__ = "0.1.0"
 
 __all__ = (
+    "Catalog",
     "CatalogError",
     "CheckError",
     "CriteriaError",

@@ -121,7 +121,8 @@ class BufferTracer:
         elif ref == "criterion" and isinstance(node, ast.Name):
             reads.update(self.criterion_inputs.get(node.name, {}))
         json_value: Any = to_json(value)
-        if self.redact and not (value is None or isinstance(value, bool)):
+        patient_data = ref == "input" or bool(reads)
+        if self.redact and patient_data and not (value is None or isinstance(value, bool)):
             json_value = REDACTED
         self._stack[-1].append(
             TraceNode.model_construct(

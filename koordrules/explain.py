@@ -1,0 +1,74 @@
+"""Plain-text rendering of a result and its trace, in Norwegian bokmål or English.
+
+A view of the structured :class:`~koordrules.trace.Trace`: nothing here decides anything.
+Reading only this text, a clinician should see which criteria held and why the outcome followed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from koordrules.result import Result
+from koordrules.trace import TraceNode
+
+_WORDS = {
+    "nb": {True: "JA", False: "NEI", None: "UKJENT", "set": "Kriteriesett",
+           "criteria": "Kriterier", "rules": "Regler, prøvd i rekkefølge",
+           "chosen": "valgt", "missing": "Opplysninger som mangler og kan avgjøre utfallet",
+           "undecided": "Utfall: ikke avgjort", "otherwise": "ellers",
+           "warnings": "Advarsler", "redacted": "(inndata er skjult)"},
+    "en": {True: "YES", False: "NO", None: "UNKNOWN", "set": "Criteria set",
+           "criteria": "Criteria", "rules": "Rules, tried in order",
+           "chosen": "chosen", "missing": "Missing information that could decide the outcome",
+           "undecided": "Outcome: undecided", "otherwise": "otherwise",
+           "warnings": "Warnings", "redacted": "(input values hidden)"},
+}
+
+_SKIP = {"boolean", "number", "string", "date", "duration"}
+
+
+def _value(value: Any, lang: str) -> str:
+    if value is None or isinstance(value, bool):
+        return str(_WORDS[lang][value])
+    return str(value)
+
+
+def _node_lines(node: TraceNode, lang: str, depth: int, *, top: bool = False) -> list[str]:
+    pad = "  " * depth
+    where = f"   ({node.span})" if node.span and top else ""
+    if node.kind == "name" and not top:
+        return [f"{pad}{node.text} = {_value(node.value, lang)}"]
+    lines = [f"{pad}{' '.join(node.text.split())} → {_value(node.value, lang)}{where}"]
+    for child in node.children:
+        if child.kind not in _SKIP:
+            lines += _node_lines(child, lang, depth + 1)
+    return lines
+
+
+def render_text(result: Result, *, lang: str = "nb") -> str:
+    """The result as plain text: outcome sentence, criteria with sub-expressions, rules tried."""
+    if lang not in _WORDS:
+        raise ValueError(f"unsupported language {lang!r}; use 'nb' or 'en'")
+    w = _WORDS[lang]
+    ref = result.criteria_set
+    out = [f"{w['set']}: {ref.id} {ref.version} (sha256 {ref.sha256[:12]}…)", ""]
+    trace = result.trace
+    if trace is None:
+        out.append(f"outcome: {result.outcome}")
+        return "\n".join(out) + "\n"
+    out += [trace.sentence.get(lang), ""]
+    out.append(w["criteria"] + (f" {w['redacted']}" if trace.redacted else ""))
+    for c in trace.criteria:
+        out.append(f"  [{_value(c.value, lang)}] {c.sentence.get(lang)}")
+        out += _node_lines(c.expression, lang, 3, top=True)
+    out += ["", w["rules"]]
+    for i, r in enumerate(trace.rules, start=1):
+        condition = " ".join(r.expression.text.split()) if r.expression else w["otherwise"]
+        mark = f"  ← {w['chosen']}" if r.chosen else ""
+        out.append(f"  {i}. {r.outcome} ({r.title.get(lang)}): {condition} → "
+                   f"{_value(r.value, lang)}{mark}")
+    if result.missing:
+        out += ["", f"{w['missing']}: {', '.join(result.missing)}"]
+    if result.warnings:
+        out += ["", f"{w['warnings']}:"] + [f"  - {m}" for m in result.warnings]
+    return "\n".join(out) + "\n"

@@ -3,7 +3,8 @@
 Names and types of every expression, duplicate names, cycles between criteria, declarations
 that make no sense, unused inputs/parameters/criteria (warnings), and outcome rules that can
 never fire. Constant conditions are found by evaluating with every input unknown: Kleene logic
-is sound, so a value decided without data is the value for every patient.
+is sound, so a value decided without data is the value for every patient (``is_known`` and
+``coalesce`` look at whether data is there, so that evaluation keeps them unknown).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def criteria_order(cs: ast.CriteriaSet) -> tuple[list[str], list[Diagnostic]]:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = path[path.index(name):] + [name]
+            cycle = [*path[path.index(name):], name]
             problems.append(_err("cycle", "criteria depend on each other in a cycle: "
                                  + " → ".join(cycle), spans[name]))
             return
@@ -141,7 +142,7 @@ def _strip(expr: ast.Expr) -> str:
 
 
 def _dead_rules(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
-    interpreter = Interpreter(cs, {})
+    interpreter = Interpreter(cs, {}, any_record=True)
     earlier: dict[str, str] = {}
     always: str | None = None
     for rule in cs.rules:

@@ -28,6 +28,11 @@ def evaluation_order(cs: ast.CriteriaSet) -> tuple[ast.Criterion, ...]:
     return tuple(by_name[n] for n in criteria_order(cs)[0])
 
 
+def _truth(value: Value) -> bool | None:
+    """A condition's value (the checker guarantees conditions are boolean or unknown)."""
+    return value if value is None or isinstance(value, bool) else bool(value)
+
+
 def choose(cs: ast.CriteriaSet, values: list[Value]) -> tuple[str | None, tuple[str, ...]]:
     """The outcome from the values of the rules tried, and the outcomes still possible.
 
@@ -93,7 +98,7 @@ def evaluate(
         for rule, value in zip(cs.rules, rule_values, strict=False):
             if value is None and rule.when is not None:
                 missing |= interpreter.unknown_inputs(rule.when)
-    values = {c.name: interpreter.memo[c.name] for c in cs.criteria}
+    values = {c.name: _truth(interpreter.memo[c.name]) for c in cs.criteria}
 
     result_trace = None
     if tracer:
@@ -104,7 +109,7 @@ def evaluate(
         outcome=outcome,
         possible_outcomes=possible,
         missing=tuple(sorted(missing)),
-        criteria=values,  # type: ignore[arg-type]
+        criteria=values,
         warnings=tuple(warnings),
         trace=result_trace,
     )
@@ -112,7 +117,7 @@ def evaluate(
 
 def _trace(
     cs: ast.CriteriaSet,
-    values: dict[str, Value],
+    values: dict[str, bool | None],
     criterion_nodes: dict[str, TraceNode],
     rule_values: list[Value],
     rule_nodes: list[TraceNode],
@@ -122,13 +127,13 @@ def _trace(
     redact: bool,
 ) -> Trace:
     criteria = tuple(
-        CriterionTrace(name=c.name, title=c.title, value=values[c.name],  # type: ignore[arg-type]
-                       sentence=criterion_sentence(c, values[c.name]),  # type: ignore[arg-type]
+        CriterionTrace(name=c.name, title=c.title, value=values[c.name],
+                       sentence=criterion_sentence(c, values[c.name]),
                        origin=c.origin, expression=criterion_nodes[c.name])
         for c in cs.criteria
     )
     rules = [
-        RuleTrace(outcome=r.id, title=r.title, value=v, chosen=r.id == outcome,  # type: ignore[arg-type]
+        RuleTrace(outcome=r.id, title=r.title, value=_truth(v), chosen=r.id == outcome,
                   origin=r.origin, expression=node)
         for r, v, node in zip(cs.rules, rule_values, rule_nodes, strict=False)
     ]

@@ -27,6 +27,9 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
 }
 
+# Functions whose result depends on whether an argument is known, not only on its value.
+_KNOWLEDGE_FUNCTIONS = frozenset({"is_known", "coalesce"})
+
 
 def _orderable(value: Value) -> Value:
     return value.approx_days() if isinstance(value, Duration) else value
@@ -52,16 +55,17 @@ def arith(op: str, left: Value, right: Value) -> Value:
     if isinstance(left, Duration) and isinstance(right, Duration):
         sign = -1 if op == "-" else 1
         return Duration(left.months + sign * right.months, left.days + sign * right.days)
-    a, b = left, right
+    a: Any = left
+    b: Any = right
     if op == "+":
-        return a + b  # type: ignore[operator]
+        return a + b  # type: ignore[no-any-return]
     if op == "-":
-        return a - b  # type: ignore[operator]
+        return a - b  # type: ignore[no-any-return]
     if op == "*":
-        return a * b  # type: ignore[operator]
+        return a * b  # type: ignore[no-any-return]
     if b == 0:
         return None
-    return a / b  # type: ignore[operator]
+    return a / b  # type: ignore[no-any-return]
 
 
 def membership(item: Value, container: Value, negated: bool) -> bool | None:
@@ -79,6 +83,10 @@ class Interpreter:
 
     ``inputs`` must already be validated (see :mod:`koordrules.inputs`); absent names are
     unknown. Criterion values are memoised, so each criterion is evaluated once per record.
+
+    With ``any_record=True`` an absent input stands for *any* value a record might give it,
+    not for "absent": ``is_known(x)`` and ``coalesce(x, ...)`` of an unknown ``x`` are then
+    unknown too. The checker uses this to find conditions that are constant for every record.
     """
 
     def __init__(
@@ -87,9 +95,11 @@ class Interpreter:
         inputs: Mapping[str, Value],
         *,
         tracer: Tracer = NULL_TRACER,
+        any_record: bool = False,
     ) -> None:
         self.inputs = inputs
         self.tracer = tracer
+        self.any_record = any_record
         self.parameters: dict[str, Value] = {p.name: p.value for p in criteria_set.parameters}
         self.input_names = {i.name for i in criteria_set.inputs}
         self.criteria: dict[str, ast.Expr] = {c.name: c.expr for c in criteria_set.criteria}
@@ -113,16 +123,17 @@ class Interpreter:
             return self.criterion(name), "criterion"
         raise EvalError(f"unknown name {name!r}", code="unknown_name")
 
-    def evaluate(self, node: ast.Expr) -> Value:  # noqa: C901 - one case per node kind
+    def evaluate(self, node: ast.Expr) -> Value:
         tracer = self.tracer
         tracer.enter(node)
         ref: RefKind | None = None
         value: Value
+        v: Any
         match node:
-            case ast.BooleanLiteral(value=v) | ast.NumberLiteral(value=v):
-                value = v
-            case ast.StringLiteral(value=v) | ast.DateLiteral(value=v):
-                value = v
+            case ast.BooleanLiteral() | ast.NumberLiteral() | ast.StringLiteral():
+                value = node.value
+            case ast.DateLiteral():
+                value = node.value
             case ast.DurationLiteral(amount=amount, unit=unit):
                 value = Duration.of(amount, unit)
             case ast.Name(name=name):
@@ -134,7 +145,7 @@ class Interpreter:
                 value = None if v is None else not v
             case ast.Negate(operand=o):
                 v = self.evaluate(o)
-                value = None if v is None else -v  # type: ignore[operator]
+                value = None if v is None else -v
             case ast.And(operands=ops):
                 value = kleene_and([self.evaluate(o) for o in ops])
             case ast.Or(operands=ops):
@@ -149,7 +160,11 @@ class Interpreter:
             case ast.In(item=item, container=container, negated=negated):
                 value = membership(self.evaluate(item), self.evaluate(container), negated)
             case ast.Call(function=fn, args=args):
-                value = FUNCTIONS[fn].impl([self.evaluate(a) for a in args])
+                values = [self.evaluate(a) for a in args]
+                if self.any_record and fn in _KNOWLEDGE_FUNCTIONS and values[0] is None:
+                    value = None
+                else:
+                    value = FUNCTIONS[fn].impl(values)
             case _:  # pragma: no cover - the AST is closed
                 raise EvalError(f"cannot evaluate {node.kind}", span=node.span)
         tracer.exit(node, value, ref)

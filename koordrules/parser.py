@@ -108,7 +108,7 @@ class _ToAst(Transformer[Token, ast.Expr]):
                 "a duration needs a whole number", span=_span(meta), code="bad_duration"
             )
         unit = UNIT_ALIASES[str(c[1])]
-        return ast.DurationLiteral(amount=amount, unit=unit, span=_span(meta))  # type: ignore[arg-type]
+        return ast.DurationLiteral(amount=amount, unit=unit, span=_span(meta))
 
     def date(self, meta: Any, c: list[Token]) -> ast.Expr:
         try:
@@ -132,13 +132,13 @@ class _ToAst(Transformer[Token, ast.Expr]):
         return ast.Name(name=str(c[0]), span=_span(meta))
 
     def arguments(self, meta: Any, c: list[ast.Expr]) -> tuple[ast.Expr, ...]:
-        return tuple(c)  # type: ignore[return-value]
+        return tuple(c)
 
     def call(self, meta: Any, c: list[Any]) -> ast.Expr:
         args = c[1] if len(c) > 1 else ()
         return ast.Call(function=str(c[0]), args=args, span=_span(meta))
 
-    def list(self, meta: Any, c: list[Any]) -> ast.Expr:
+    def list_expr(self, meta: Any, c: list[Any]) -> ast.Expr:
         return ast.ListExpr(items=c[0] if c else (), span=_span(meta))
 
     def or_op(self, meta: Any, c: list[ast.Expr]) -> ast.Expr:
@@ -186,19 +186,22 @@ def _describe_expected(expected: set[str]) -> str:
 
 def _translate(ex: UnexpectedInput, text: str) -> ParseError:
     line, column = ex.line or 1, ex.column or 1
+    pos = ex.pos_in_stream or 0
     span = Span(line=line, column=column, end_line=line, end_column=column + 1,
-                start=ex.pos_in_stream or 0, end=(ex.pos_in_stream or 0) + 1)
+                start=pos, end=pos + 1)
     if isinstance(ex, UnexpectedCharacters):
-        char = text[ex.pos_in_stream] if ex.pos_in_stream < len(text) else "?"
+        char = text[pos] if pos < len(text) else "?"
         return ParseError(f"unexpected character {char!r}", span=span)
     if isinstance(ex, UnexpectedToken):
         token = ex.token
         found = "end of expression" if token.type == "$END" else repr(str(token))
         if token.type == "$END":
-            end_line = text.count("\n") + 1
-            end_column = len(text) - (text.rfind("\n") + 1) + 1
+            # just after the last character, not on trailing blank lines (YAML block scalars)
+            head = text.rstrip()
+            end_line = head.count("\n") + 1
+            end_column = len(head) - (head.rfind("\n") + 1) + 1
             span = Span(line=end_line, column=end_column, end_line=end_line,
-                        end_column=end_column, start=len(text), end=len(text))
+                        end_column=end_column, start=len(head), end=len(head))
         return ParseError(
             f"unexpected {found}; expected {_describe_expected(set(ex.expected))}", span=span
         )

@@ -37,7 +37,7 @@ class _Checker:
         self.problems.append(Diagnostic("error", code, message, node.span))
         return ANY
 
-    def infer(self, node: ast.Expr) -> Type:  # noqa: C901 - one case per node kind
+    def infer(self, node: ast.Expr) -> Type:
         match node:
             case ast.BooleanLiteral():
                 return BOOLEAN
@@ -127,10 +127,12 @@ class _Checker:
         return BOOLEAN
 
     def enum_literal(self, side: ast.Expr, t: Type, other: ast.Expr) -> None:
-        if t.values is not None and isinstance(other, ast.StringLiteral):
-            if other.value not in t.values:
-                self.error(other, "type_error",
-                           f"{other.value!r} is not one of {', '.join(t.values)}")
+        """A string literal compared with an enum must be one of its values."""
+        values = t.values
+        if values is not None and isinstance(other, ast.StringLiteral) and (
+            other.value not in values
+        ):
+            self.error(other, "type_error", f"{other.value!r} is not one of {', '.join(values)}")
 
     def enum_members(self, item: ast.Expr, t: Type, container: ast.Expr) -> None:
         if t.values is not None and isinstance(container, ast.ListExpr):

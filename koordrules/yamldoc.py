@@ -126,8 +126,10 @@ class _Converter:
     def record_scalar(self, node: yaml.ScalarNode, path: Path_) -> None:
         start, end = node.start_mark, node.end_mark
         indent = 0
-        if node.style == "|" and start.line + 1 < len(self.lines):
-            body = self.lines[start.line + 1]
+        if node.style == "|":
+            # the block's indentation is that of its first non-blank line
+            body = next((line for line in self.lines[start.line + 1 : end.line + 1]
+                         if line.strip()), "")
             indent = len(body) - len(body.lstrip(" "))
         self.doc.scalars[path] = ScalarInfo(
             line=start.line + 1,
@@ -225,10 +227,9 @@ def validate(model: type[M], doc: YamlDoc) -> tuple[M | None, list[Diagnostic]]:
             path: list[str | int] = []
             node: Any = doc.data
             for part in loc:
-                if isinstance(node, Mapping) and part in node:
-                    node = node[part]
-                    path.append(part)
-                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                in_map = isinstance(node, Mapping) and part in node
+                in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+                if in_map or in_list:
                     node = node[part]
                     path.append(part)
                 elif err["type"] == "extra_forbidden" and part == loc[-1]:

@@ -1,0 +1,54 @@
+"""Shared fixtures: the shipped Anbefaling 3 set and a helper that writes a criteria file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from koordrules import CriteriaSet, load
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_SET = ROOT / "criteria" / "helse-vest" / "anbefaling-3.yaml"
+
+HEADER = """\
+id: test/set
+version: 1.0.0
+title: Test set
+status: draft
+effective_from: 2024-01-01
+source:
+  document: Test document
+"""
+"""The fields every set needs; ``write_set(..., header=True)`` puts them in front of a body."""
+
+HEADER_LINES = HEADER.count("\n")
+
+
+def write_set(tmp_path: Path, yaml_text: str, *, name: str = "set.yaml",
+              header: bool = False) -> Path:
+    """Write ``yaml_text`` (prefixed with :data:`HEADER` when ``header``) and return its path."""
+    path = tmp_path / name
+    path.write_text((HEADER if header else "") + yaml_text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shipped_set_path() -> Path:
+    return SHIPPED_SET
+
+
+@pytest.fixture(scope="session")
+def shipped_set(shipped_set_path: Path) -> CriteriaSet:
+    return load(shipped_set_path)
+
+
+@pytest.fixture
+def make_set(tmp_path: Path) -> Callable[..., Path]:
+    """``make_set(body)`` writes a set file (header added) in a fresh folder and returns it."""
+
+    def make(body: str, *, name: str = "set.yaml", header: bool = True) -> Path:
+        return write_set(tmp_path, body, name=name, header=header)
+
+    return make

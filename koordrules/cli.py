@@ -103,6 +103,18 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
+def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules import schema
+
+    text = schema.dumps(schema.generate(args.which))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=err)
+    else:
+        out.write(text)
+    return EXIT_OK
+
+
 def _add_record_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("set", help="criteria file, or catalogue id (id or id@version)")
     p.add_argument("input", help="records: JSON object/array, JSON lines, CSV, or - for stdin")
@@ -138,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_record_options(p)
     p.add_argument("--lang", choices=("nb", "en"), default="nb")
     p.set_defaults(run=_cmd_explain)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of criteria files or case files")
+    p.add_argument("which", nargs="?", choices=("criteria", "cases"), default="criteria",
+                   help="which file format (default: criteria)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(run=_cmd_schema)
     return parser
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -25,40 +25,72 @@ Text = LocalText | str
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Attribute docstrings become the JSON Schema descriptions editors show on hover.
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+_NAMES: dict[str, Any] = {"propertyNames": {"pattern": NAME_PATTERN}}
 
 
 class ParameterSpec(_Spec):
+    """A named value (threshold, count) that expressions refer to by name."""
+
     value: bool | int | float | str | dt.date
+    """The value: a number, true/false, text or a date (YYYY-MM-DD)."""
     unit: str | None = None
+    """What the number counts, for readers (``months``, ``units``); not used in evaluation."""
     description: str | None = None
+    """What the parameter means and where the value comes from."""
     from_source: bool = False
     """True only when the value is stated in the source document; say where in ``description``."""
 
 
 class InputSpec(_Spec):
+    """A fact about the patient that the criteria read."""
+
     type: InputType
+    """The value's type; ``enum`` needs ``values``, ``list`` needs ``items``."""
     kind: Literal["data", "judgement"]
+    """``data``: from the record or journal; ``judgement``: a clinician's assessment or the
+    conversation with the patient."""
     description: str | None = None
+    """What the input means, for readers."""
     unit: str | None = None
+    """The unit of a number (``months``, ``units``), for readers."""
     min: float | None = None
+    """Smallest allowed value of a number; a record outside the range is rejected."""
     max: float | None = None
+    """Largest allowed value of a number."""
     values: tuple[str, ...] | None = None
+    """The allowed values of an ``enum`` input."""
     items: ItemType | None = None
+    """The element type of a ``list`` input."""
 
 
 class CriterionSpec(_Spec):
+    """A named criterion (A, B, …): a title and the rule that decides it."""
+
     title: Text
+    """The criterion's title: text in bokmål, or ``{nb, nn, en}``."""
     description: str | None = None
+    """Longer explanation, e.g. the source's own wording."""
     when: str
+    """The rule: an expression over inputs, parameters and other criteria."""
 
 
 class OutcomeSpec(_Spec):
+    """An outcome rule. Rules are tried top to bottom; the first that holds decides."""
+
     id: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+    """The outcome's name, as it appears in results (``coordinator_likely``)."""
     title: Text | None = None
+    """Short title: text in bokmål, or ``{nb, nn, en}``."""
     explanation: Text | None = None
+    """What the outcome means for the patient and the clinician."""
     when: str | None = None
+    """The condition; leave it out on the last rule and write ``otherwise: true``."""
     otherwise: bool = False
+    """True on the last rule: it applies when no rule above holds."""
     before: str | None = None
     """Variants only: place this rule before the base rule with this id."""
     after: str | None = None
@@ -69,19 +101,34 @@ class CriteriaFile(_Spec):
     """One criteria set, as written in ``criteria/**.yaml``."""
 
     id: SetId
+    """The set's identity: ``owner/name`` in lower case (``helse-vest/anbefaling-3``)."""
     version: Semver
+    """Semantic version ``MAJOR.MINOR.PATCH``; raise it on every change."""
     title: Text
+    """The set's title: text in bokmål, or ``{nb, nn, en}``."""
     status: Literal["draft", "active", "retired"]
+    """``active`` sets are used by default; ``draft`` and ``retired`` only when named exactly."""
     effective_from: dt.date
+    """The date (YYYY-MM-DD) from which this version applies."""
     source: Source
+    """The document the criteria come from, with chapter and quote."""
     notes: str | None = None
+    """Free text for readers: context, caveats, figures from the source."""
     changelog: tuple[ChangelogEntry, ...] = ()
+    """One entry per version: version, date and what changed."""
     extends: str | None = None
-    parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
-    inputs: dict[str, InputSpec] = Field(default_factory=dict)
-    criteria: dict[str, CriterionSpec] = Field(default_factory=dict)
+    """Variants only: the base set, ``id@version`` or ``id@range``."""
+    parameters: dict[str, ParameterSpec] = Field(default_factory=dict, json_schema_extra=_NAMES)
+    """Named values (thresholds, counts) used by the rules."""
+    inputs: dict[str, InputSpec] = Field(default_factory=dict, json_schema_extra=_NAMES)
+    """The facts about the patient the rules read."""
+    criteria: dict[str, CriterionSpec] = Field(default_factory=dict, json_schema_extra=_NAMES)
+    """The named criteria, each with a title and a rule."""
     outcomes: tuple[OutcomeSpec, ...] = ()
+    """The outcome rules, tried top to bottom; the last one has ``otherwise: true``."""
     monotone: tuple[Monotonicity, ...] = ()
+    """Declared properties that the test tools check (more of an input never lowers an
+    outcome)."""
 
     @field_validator("parameters", "inputs", "criteria")
     @classmethod

@@ -42,10 +42,28 @@ def parameter_type(param: ast.Parameter) -> Type:
 
 
 def environment(cs: ast.CriteriaSet) -> dict[str, Type]:
-    env: dict[str, Type] = {c.name: BOOLEAN for c in cs.criteria}
-    env.update({p.name: parameter_type(p) for p in cs.parameters})
-    env.update({i.name: input_type(i) for i in cs.inputs})
+    return declared_names(cs.parameters, cs.inputs, [c.name for c in cs.criteria])
+
+
+def declared_names(parameters: Iterable[ast.Parameter], inputs: Iterable[ast.InputDecl],
+                   criteria: Iterable[str]) -> dict[str, Type]:
+    """The type of every name an expression may use."""
+    env: dict[str, Type] = {name: BOOLEAN for name in criteria}
+    env.update({p.name: parameter_type(p) for p in parameters})
+    env.update({i.name: input_type(i) for i in inputs})
     return env
+
+
+def check_expressions(criteria: Iterable[ast.Criterion], rules: Iterable[ast.OutcomeRule],
+                      env: dict[str, Type]) -> list[Diagnostic]:
+    """Name and type problems in the criteria and outcome conditions."""
+    problems: list[Diagnostic] = []
+    for c in criteria:
+        problems += check_boolean(c.expr, env, f"criterion {c.name!r}")
+    for rule in rules:
+        if rule.when is not None:
+            problems += check_boolean(rule.when, env, f"the condition of {rule.id!r}")
+    return problems
 
 
 def _err(code: str, message: str, span: object) -> Diagnostic:
@@ -192,12 +210,7 @@ def _monotone(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
 def check_set(cs: ast.CriteriaSet) -> list[Diagnostic]:
     """Every problem in a built set, errors and warnings, sorted by position."""
     problems = list(_declarations(cs))
-    env = environment(cs)
-    for c in cs.criteria:
-        problems += check_boolean(c.expr, env, f"criterion {c.name!r}")
-    for rule in cs.rules:
-        if rule.when is not None:
-            problems += check_boolean(rule.when, env, f"the condition of {rule.id!r}")
+    problems += check_expressions(cs.criteria, cs.rules, environment(cs))
     _, cycles = criteria_order(cs)
     problems += cycles
     problems += _monotone(cs)

@@ -136,7 +136,10 @@ def _all(values: Sequence[Value]) -> Value:
 
 def _at_least(values: Sequence[Value]) -> Value:
     flat = _flatten(values[1:])
-    return None if flat is None else at_least(values[0], flat)
+    if flat is None:  # one unknown condition or list: only a count <= 0 is decided
+        n = values[0]
+        return True if n is not None and n <= 0 else None  # type: ignore[operator]
+    return at_least(values[0], flat)
 
 
 def _count_true(values: Sequence[Value]) -> Value:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from koordrules import ast
-from koordrules.check import check_set
+from koordrules.check import check_expressions, check_set, declared_names
 from koordrules.errors import CriteriaError, Diagnostic, ParseError
 from koordrules.fileformat import (
     CriteriaFile,
@@ -176,14 +176,18 @@ def build(setfile: SetFile) -> tuple[ast.CriteriaSet | None, list[Diagnostic]]:
         problems.append(Diagnostic("error", "schema_error",
                                    "the last outcome, and only it, must be 'otherwise: true'",
                                    doc.span(("outcomes",)), doc.file))
+    parameters = tuple(build_parameter(n, p, doc, origin) for n, p in spec.parameters.items())
+    inputs = tuple(build_input(n, i, doc, origin) for n, i in spec.inputs.items())
     if problems:
-        return None, problems
+        # still check the expressions that did parse, so one run reports every problem
+        env = declared_names(parameters, inputs, spec.criteria)
+        return None, problems + check_expressions(criteria, outcomes, env)
     cs = ast.CriteriaSet(
         id=spec.id, version=spec.version, title=local_text(spec.title), status=spec.status,
         effective_from=spec.effective_from, source=spec.source, notes=spec.notes,
         changelog=spec.changelog, extends=spec.extends,
-        parameters=tuple(build_parameter(n, p, doc, origin) for n, p in spec.parameters.items()),
-        inputs=tuple(build_input(n, i, doc, origin) for n, i in spec.inputs.items()),
+        parameters=parameters,
+        inputs=inputs,
         criteria=tuple(criteria), rules=tuple(outcomes[:-1]), otherwise=outcomes[-1],
         monotone=spec.monotone, file=doc.file, sha256=setfile.sha256,
     )

@@ -58,6 +58,8 @@ class YamlDoc:
     text: str
     data: Any
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    """Where the key of each mapping entry is (``positions`` has where its value starts)."""
     scalars: dict[Path_, ScalarInfo] = field(default_factory=dict)
 
     def span(self, path: Path_) -> Span:
@@ -108,8 +110,8 @@ class _Converter:
                 key = key_node.value
                 if key in out:
                     raise self.fail(key_node, f"the key {key!r} appears twice", "duplicate_key")
-                self.doc.positions[(*path, key)] = (key_node.start_mark.line + 1,
-                                                    key_node.start_mark.column + 1)
+                self.doc.keys[(*path, key)] = (key_node.start_mark.line + 1,
+                                               key_node.start_mark.column + 1)
                 out[key] = self.convert(value_node, (*path, key), key in self.raw_keys)
             return out
         if isinstance(node, yaml.SequenceNode):
@@ -236,13 +238,17 @@ def validate(model: type[M], doc: YamlDoc) -> tuple[M | None, list[Diagnostic]]:
                     path.append(part)
             where = ".".join(str(p) for p in path) or "file"
             message = err["msg"]
+            span = doc.span(tuple(path))
             if err["type"] == "extra_forbidden":
                 message = f"unknown field {where!r}"
+                if tuple(path) in doc.keys:  # point at the key, not its value
+                    line, column = doc.keys[tuple(path)]
+                    span = Span(file=doc.file, line=line, column=column, end_line=line,
+                                end_column=column + len(str(path[-1])))
             elif err["type"] == "missing":
                 message = f"missing field {'.'.join(str(p) for p in loc)!r}"
             else:
                 message = f"{where}: {message}"
-            problems.append(Diagnostic("error", "schema_error", message, doc.span(tuple(path)),
-                                       doc.file))
+            problems.append(Diagnostic("error", "schema_error", message, span, doc.file))
         unique = {(d.message, d.span): d for d in problems}
         return None, list(unique.values())

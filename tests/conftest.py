@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from koordrules import CriteriaSet, load
+from koordrules import CriteriaSet, ast, load
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_SET = ROOT / "criteria" / "helse-vest" / "anbefaling-3.yaml"
@@ -52,3 +53,22 @@ def make_set(tmp_path: Path) -> Callable[..., Path]:
         return write_set(tmp_path, body, name=name, header=header)
 
     return make
+
+
+def set_with_inputs(inputs: dict[str, str | dict[str, object]],
+                    parameters: dict[str, object] | None = None) -> CriteriaSet:
+    """A minimal set declaring ``inputs`` (``name: type`` or ``name: {type: enum, ...}``), to
+    evaluate free-standing expressions against."""
+    decls = []
+    for name, spec in inputs.items():
+        fields = {"type": spec} if isinstance(spec, str) else dict(spec)
+        decls.append(ast.InputDecl(name=name, kind="data", **fields))  # type: ignore[arg-type]
+    return CriteriaSet(
+        id="test/expr", version="1.0.0", title=ast.LocalText(nb="Test"), status="draft",
+        effective_from=dt.date(2024, 1, 1), source=ast.Source(document="Test"),
+        parameters=tuple(ast.Parameter(name=n, value=v)  # type: ignore[arg-type]
+                         for n, v in (parameters or {}).items()),
+        inputs=tuple(decls),
+        otherwise=ast.OutcomeRule(id="none", title=ast.LocalText(nb="None")),
+        sha256="0" * 64,
+    )

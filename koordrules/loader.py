@@ -106,11 +106,11 @@ def parse_at(text: str, doc: YamlDoc, path: Path_) -> tuple[ast.Expr | None, lis
 def build_parameter(name: str, spec: ParameterSpec, doc: YamlDoc, origin: str) -> ast.Parameter:
     return ast.Parameter(name=name, value=spec.value, unit=spec.unit,
                          description=spec.description, from_source=spec.from_source,
-                         origin=origin, span=doc.span(("parameters", name)))
+                         origin=origin, span=doc.key_span(("parameters", name)))
 
 
 def build_input(name: str, spec: InputSpec, doc: YamlDoc, origin: str) -> ast.InputDecl:
-    return ast.InputDecl(name=name, origin=origin, span=doc.span(("inputs", name)),
+    return ast.InputDecl(name=name, origin=origin, span=doc.key_span(("inputs", name)),
                          **spec.model_dump())
 
 
@@ -121,7 +121,7 @@ def build_criterion(name: str, spec: CriterionSpec, doc: YamlDoc,
         return None, problems
     return ast.Criterion(name=name, title=local_text(spec.title), description=spec.description,
                          source=spec.when, expr=expr, origin=origin,
-                         span=doc.span(("criteria", name))), []
+                         span=doc.key_span(("criteria", name))), []
 
 
 def build_outcome(index: int, spec: OutcomeSpec, doc: YamlDoc,

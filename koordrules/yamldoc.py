@@ -71,6 +71,14 @@ class YamlDoc:
         return Span(file=self.file, line=line, column=column, end_line=line,
                     end_column=column + 1)
 
+    def key_span(self, path: Path_) -> Span:
+        """The span of the key that names the entry at ``path`` (else of its value)."""
+        if tuple(path) not in self.keys:
+            return self.span(path)
+        line, column = self.keys[tuple(path)]
+        return Span(file=self.file, line=line, column=column, end_line=line,
+                    end_column=column + len(str(path[-1])))
+
     def canonical(self) -> str:
         """The content as canonical JSON: independent of comments, key order and layout."""
         return json.dumps(self.data, sort_keys=True, ensure_ascii=False,
@@ -241,10 +249,7 @@ def validate(model: type[M], doc: YamlDoc) -> tuple[M | None, list[Diagnostic]]:
             span = doc.span(tuple(path))
             if err["type"] == "extra_forbidden":
                 message = f"unknown field {where!r}"
-                if tuple(path) in doc.keys:  # point at the key, not its value
-                    line, column = doc.keys[tuple(path)]
-                    span = Span(file=doc.file, line=line, column=column, end_line=line,
-                                end_column=column + len(str(path[-1])))
+                span = doc.key_span(tuple(path))  # the key, not its value
             elif err["type"] == "missing":
                 message = f"missing field {'.'.join(str(p) for p in loc)!r}"
             else:

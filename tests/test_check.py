@@ -60,7 +60,7 @@ def test_a_clean_set_has_no_warnings(make_set: MakeSet) -> None:
     assert warnings_of(make_set, body(USES_ALL, rule("hit", "K"))) == []
 
 
-# --- names and types, with positions ----------------------------------------------------------
+# --- names and types, with positions ------------------------------------------------------
 
 
 def test_unknown_name_with_did_you_mean(make_set: MakeSet) -> None:
@@ -110,7 +110,7 @@ def test_all_problems_in_one_file_are_reported_at_once_and_sorted(make_set: Make
     assert len(str(CriteriaError(diags)).splitlines()) == 4
 
 
-# --- declarations -------------------------------------------------------------------------------
+# --- declarations -------------------------------------------------------------------------
 
 
 def test_a_name_declared_twice_is_a_duplicate_name(make_set: MakeSet) -> None:
@@ -143,7 +143,7 @@ def test_bad_input_declarations(make_set: MakeSet, decl: str, fragment: str) -> 
     assert fragment in diags[0].message
 
 
-# --- cycles --------------------------------------------------------------------------------------
+# --- cycles -------------------------------------------------------------------------------
 
 
 def test_cycle_between_criteria(make_set: MakeSet) -> None:
@@ -166,7 +166,7 @@ def test_a_chain_without_a_cycle_is_fine(make_set: MakeSet) -> None:
     assert warnings_of(make_set, text) == []
 
 
-# --- dead rules ----------------------------------------------------------------------------------
+# --- dead rules ---------------------------------------------------------------------------
 
 
 def dead(make_set: MakeSet, rules: str) -> list[tuple[str, str]]:
@@ -215,7 +215,7 @@ def test_rules_that_look_at_missing_data_are_not_dead(make_set: MakeSet, when: s
     assert warnings_of(make_set, text) == []
 
 
-# --- warnings ------------------------------------------------------------------------------------
+# --- warnings -----------------------------------------------------------------------------
 
 
 def test_unused_input_parameter_and_criterion_are_warnings(make_set: MakeSet) -> None:

@@ -88,7 +88,7 @@ def test_unknown_input_is_absent_key_or_none() -> None:
     assert ev("a", a=None) is None
 
 
-# --- comparisons and arithmetic with unknowns ----------------------------------------------
+# --- comparisons and arithmetic with unknowns ---------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_string_comparison() -> None:
     assert ev('s == "ja"') is None
 
 
-# --- in / not in ----------------------------------------------------------------------------
+# --- in / not in --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def test_in_a_list_input() -> None:
     assert ev("5 not in xs", xs=[]) is True
 
 
-# --- built-in functions -------------------------------------------------------------------
+# --- built-in functions -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -266,7 +266,7 @@ def test_length() -> None:
     assert ev("length([1, x])") == 2
 
 
-# --- dates and durations --------------------------------------------------------------------
+# --- dates and durations ------------------------------------------------------------------
 
 
 def test_date_plus_months_clamps_to_the_month_end() -> None:
@@ -309,7 +309,7 @@ def test_date_arithmetic_out_of_range_is_an_eval_error_with_position() -> None:
     assert info.value.span.column == 6
 
 
-# --- names ------------------------------------------------------------------------------------
+# --- names --------------------------------------------------------------------------------
 
 
 def test_parameters_are_known() -> None:

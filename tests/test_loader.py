@@ -55,7 +55,7 @@ def codes(err: KoordError) -> list[str]:
     return [d.code for d in err.diagnostics]
 
 
-# --- valid files ----------------------------------------------------------------------------
+# --- valid files --------------------------------------------------------------------------
 
 
 def test_minimal_set_loads(make_set: MakeSet) -> None:
@@ -167,7 +167,7 @@ def test_parse_error_at_the_end_of_a_block_scalar_stays_on_its_last_line(
     assert (code, line) == ("parse_error", LINE_OF_K_WHEN + 2)
 
 
-# --- YAML problems ---------------------------------------------------------------------------
+# --- YAML problems ------------------------------------------------------------------------
 
 
 def test_malformed_yaml_has_line_and_column(tmp_path: Path) -> None:
@@ -327,7 +327,7 @@ def test_non_scalar_key_is_rejected(make_set: MakeSet) -> None:
     assert error_of(make_set(BODY + "? [a, b]\n: c\n")).code == "yaml_error"
 
 
-# --- file shape beyond the schema --------------------------------------------------------------
+# --- file shape beyond the schema ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -379,7 +379,7 @@ def test_errors_in_several_expressions_are_all_reported_sorted(make_set: MakeSet
         assert LOCATION.match(line), line
 
 
-# --- content hash ------------------------------------------------------------------------------
+# --- content hash -------------------------------------------------------------------------
 
 
 def sha(tmp_path: Path, text: str, name: str) -> str:

@@ -58,7 +58,7 @@ def at(d: Diagnostic) -> tuple[int, int]:
     return (d.span.line, d.span.column)
 
 
-# --- well-typed expressions ---------------------------------------------------------------
+# --- well-typed expressions ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,67 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _under(path: str | None, root: Path) -> bool:
+    if path is None:
+        return False
+    try:
+        Path(path).resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules.cases import case_files, render_failure, run_suite
+    from koordrules.resources import criteria_dir
+
+    root = Path(args.path) if args.path else criteria_dir()
+    if not root.exists():
+        print(f"{root}: io_error: no such file or directory", file=err)
+        return EXIT_PROBLEMS
+    catalog_root = Path(args.catalog) if args.catalog else (root if root.is_dir() else root.parent)
+    catalog = Catalog.scan(catalog_root)
+    broken = [d for d in catalog.diagnostics if d.severity == "error"]
+    for d in broken:
+        print(d, file=out)
+    suite = run_suite(catalog, case_files(root))
+    for d in suite.diagnostics:
+        print(d, file=out)
+    failures = suite.failures
+    for run in failures:
+        out.write(render_failure(run, lang=args.lang))
+    targeted = {c.criteria_set.key for c in suite.loaded}
+    reports = [c for c in suite.coverage()
+               if (_under(c.criteria_set.file, root) if root.is_dir()
+                   else c.criteria_set.key in targeted)]
+    incomplete = [c for c in reports if not c.complete]
+    if args.coverage or (args.require_full_coverage and incomplete):
+        for report in reports if args.coverage else incomplete:
+            print("\n".join(report.lines()), file=out)
+    passed = len(suite.results) - len(failures)
+    errors = len(broken) + len(suite.diagnostics)
+    summary = (f"{len(suite.results)} case(s) in {len(suite.loaded)} file(s): {passed} passed, "
+               f"{len(failures)} failed, {errors} error(s)")
+    if args.coverage or args.require_full_coverage:
+        summary += f"; full coverage for {len(reports) - len(incomplete)}/{len(reports)} set(s)"
+    print(summary, file=err)
+    code = EXIT_PROBLEMS if failures or errors else EXIT_OK
+    if args.require_full_coverage and incomplete:
+        code = EXIT_PROBLEMS
+    if args.properties:
+        try:
+            from koordrules.testing import run_properties
+        except ImportError as ex:
+            print(f"--properties needs koordrules.testing and hypothesis "
+                  f"(pip install 'koordrules[testing]'): {ex}", file=err)
+            return EXIT_USAGE
+        sets = [cs for cs in catalog
+                if (_under(cs.file, root) if root.is_dir() else cs.key in targeted)]
+        code = max(code, int(run_properties(sets, examples=args.examples, seed=args.seed,
+                                            out=out)))
+    return code
+
+
 def _add_record_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("set", help="criteria file, or catalogue id (id or id@version)")
     p.add_argument("input", help="records: JSON object/array, JSON lines, CSV, or - for stdin")
@@ -150,6 +211,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_record_options(p)
     p.add_argument("--lang", choices=("nb", "en"), default="nb")
     p.set_defaults(run=_cmd_explain)
+
+    p = sub.add_parser("test", help="run the test cases (*.cases.yaml) of a catalogue")
+    p.add_argument("path", nargs="?", metavar="PATH",
+                   help="directory or case file (default: the shipped catalogue)")
+    p.add_argument("--catalog", metavar="DIR",
+                   help="catalogue the cases run against (default: PATH, or its folder)")
+    p.add_argument("--coverage", action="store_true",
+                   help="report, per set, the criterion values and outcomes the cases reach")
+    p.add_argument("--require-full-coverage", action="store_true",
+                   help="fail (exit 1) when a set's cases do not reach everything")
+    p.add_argument("--lang", choices=("nb", "en"), default="nb",
+                   help="language of the traces shown for failures")
+    p.add_argument("--properties", action="store_true",
+                   help="also check the sets' declared properties with generated records")
+    p.add_argument("--examples", type=int, default=200, metavar="N",
+                   help="generated records per property (default 200)")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="random seed for --properties")
+    p.set_defaults(run=_cmd_test)
 
     p = sub.add_parser("schema", help="print the JSON Schema of criteria files or case files")
     p.add_argument("which", nargs="?", choices=("criteria", "cases"), default="criteria",

@@ -59,14 +59,16 @@ def good() -> dict[str, Any]:
 # --- committed == generated -------------------------------------------------------------
 
 
-def test_committed_criteria_schema_equals_the_generated_one() -> None:
-    committed = (SCHEMA_DIR / "criteria-set.schema.json").read_text(encoding="utf-8")
-    assert committed == schema.dumps(schema.criteria_schema()), (
-        "regenerate: koordrules schema criteria -o koordrules/schemas/criteria-set.schema.json")
+@pytest.mark.parametrize("name", ["criteria", "cases"])
+def test_committed_schema_equals_the_generated_one(name: schema.SchemaName) -> None:
+    committed = (SCHEMA_DIR / schema.FILES[name]).read_text(encoding="utf-8")
+    assert committed == schema.dumps(schema.generate(name)), (
+        f"regenerate: koordrules schema {name} -o koordrules/schemas/{schema.FILES[name]}")
 
 
-def test_shipped_schema_is_read_from_the_package() -> None:
-    assert schema.shipped("criteria") == schema.criteria_schema()
+@pytest.mark.parametrize("name", ["criteria", "cases"])
+def test_shipped_schema_is_read_from_the_package(name: schema.SchemaName) -> None:
+    assert schema.shipped(name) == schema.generate(name)
 
 
 def test_cli_schema_prints_the_generated_schema() -> None:
@@ -142,6 +144,16 @@ def test_shipped_criteria_file_names_the_schema_on_its_first_line(path: Path) ->
     assert target == (SCHEMA_DIR / "criteria-set.schema.json").resolve()
 
 
+def test_the_catalogue_has_case_files() -> None:
+    assert len(CASE_FILES) >= 1
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.name)
+def test_shipped_case_file_validates_against_the_committed_schema(path: Path) -> None:
+    errors = sorted(_validator("cases").iter_errors(_load(path)), key=str)
+    assert errors == []
+
+
 @pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.name)
 def test_shipped_case_file_names_the_case_schema_on_its_first_line(path: Path) -> None:
     first = path.read_text(encoding="utf-8").splitlines()[0]
@@ -190,3 +202,35 @@ def test_known_bad_criteria_file_is_rejected(
         good: dict[str, Any]) -> None:
     criteria_validator.validate(good)
     assert not criteria_validator.is_valid(BAD[case](good))
+
+
+CASE = {"set": "helse-vest/anbefaling-3@1.0.0",
+        "cases": [{"name": "A", "inputs": {"involved_units": 3},
+                   "expect": {"outcome": "coordinator_likely", "criteria": {"A": None},
+                              "missing": ["has_coordinator"]}}]}
+
+
+def _case_with(**expect: Any) -> dict[str, Any]:
+    return {**CASE, "cases": [{**CASE["cases"][0], "expect": expect}]}
+
+
+BAD_CASES: dict[str, Any] = {
+    "missing set": {"cases": CASE["cases"]},
+    "no cases": {**CASE, "cases": []},
+    "case without expect": {**CASE, "cases": [{"name": "A", "inputs": {}}]},
+    "expect without outcome": _case_with(criteria={"A": True}),
+    "criterion value not a truth value": _case_with(outcome=None, criteria={"A": "yes"}),
+    "unknown field in a case": {**CASE, "cases": [{**CASE["cases"][0], "note": "x"}]},
+    "empty case name": {**CASE, "cases": [{**CASE["cases"][0], "name": ""}]},
+    "missing as a string": _case_with(outcome=None, missing="has_coordinator"),
+}
+
+
+def test_a_good_case_file_is_accepted() -> None:
+    _validator("cases").validate(CASE)
+    _validator("cases").validate(_case_with(outcome=None))
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_known_bad_case_file_is_rejected(case: str) -> None:
+    assert not _validator("cases").is_valid(BAD_CASES[case])

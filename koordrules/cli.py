@@ -8,11 +8,12 @@ Input values are never written to standard error.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import koordrules
 from koordrules import Catalog, CriteriaSet, KoordError, Result
@@ -40,7 +41,12 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             continue
         catalog = Catalog.scan(target)
         sets += len(catalog)
-        for d in catalog.diagnostics:
+        diagnostics = catalog.diagnostics
+        if Path(target).is_dir():
+            from koordrules.lock import verify
+
+            diagnostics = diagnostics + verify(target)
+        for d in diagnostics:
             if d.severity == "error":
                 errors += 1
             elif args.quiet:
@@ -52,7 +58,23 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _results(args: argparse.Namespace, cs: CriteriaSet, *, trace: bool, err: TextIO):  # type: ignore[no-untyped-def]
+    if getattr(args, "from_fhir", None):
+        from koordrules import fhir
+
+        mapping = fhir.find_mapping(args.from_fhir, root=args.catalog)
+        for number, item in fhir.evaluate_bundles(cs, mapping, args.input, as_of=args.as_of,
+                                                  strict=not args.lenient, trace=trace,
+                                                  redact=args.redact):
+            yield number, None, item
+        return
     ignore = frozenset(args.ignore or ())
     for number, record in read_records(args.input, cs, strict=not args.lenient):
         if isinstance(record, KoordError):
@@ -69,6 +91,8 @@ def _results(args: argparse.Namespace, cs: CriteriaSet, *, trace: bool, err: Tex
 
 def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cs = resolve_set(args.set, args.catalog)
+    if args.summary:
+        return _eval_summary(args, cs, out, err)
     failed = 0
     for number, record, result in _results(args, cs, trace=args.trace, err=err):
         if isinstance(result, Result):
@@ -86,6 +110,8 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.result is not None or args.set is None:
+        return _reexplain(args, out, err)
     cs = resolve_set(args.set, args.catalog)
     failed = 0
     first = True
@@ -176,8 +202,163 @@ def _cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return code
 
 
-def _add_record_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("set", help="criteria file, or catalogue id (id or id@version)")
+def _cohort(args: argparse.Namespace, sets: list[CriteriaSet], err: TextIO,
+            problems: list[int]) -> Iterator[dict[str, Any]]:
+    from koordrules.impact import read_cohort
+
+    for number, record in read_cohort(args.cohort, sets, strict=not args.lenient):
+        if isinstance(record, KoordError):
+            problems.append(number)
+            where = str(record.span) if record.span else f"{args.cohort}: record {number}"
+            print(f"{where}: {record.code}: {record.message}", file=err)
+            continue
+        yield record
+
+
+def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules.impact import diff, render_impact
+
+    old = resolve_set(args.old, args.catalog)
+    new = resolve_set(args.new, args.catalog)
+    unreadable: list[int] = []
+    report = diff(old, new, _cohort(args, [old, new], err, unreadable), by=args.by,
+                  id_field=args.id_field, flagged=args.flagged, strict=not args.lenient)
+    if args.format == "json":
+        print(report.model_dump_json(indent=2), file=out)
+    else:
+        out.write(render_impact(report, limit=args.limit))
+    return EXIT_PROBLEMS if unreadable or report.problems else EXIT_OK
+
+
+def _eval_summary(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
+    from koordrules.impact import render_summary, summarize
+
+    args.cohort = args.input
+    unreadable: list[int] = []
+    summary = summarize(cs, _cohort(args, [cs], err, unreadable), by=args.by,
+                        id_field=args.id_field, flagged=args.flagged, strict=not args.lenient)
+    out.write(render_summary(summary))
+    return EXIT_PROBLEMS if unreadable or summary.problems else EXIT_OK
+
+
+def _stored_results(path: str) -> list[tuple[Any, Result]]:
+    """The results in a stored file (one JSON object or array, or JSON lines from eval)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as ex:
+        raise koordrules.InputError(f"cannot read {path}: {ex.strerror}", file=path,
+                                    code="io_error") from ex
+    try:
+        data = json.loads(text)
+        items = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        try:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as ex:
+            raise koordrules.InputError(f"{path} is neither JSON nor JSON lines: {ex.msg}",
+                                        file=path, code="bad_json") from None
+    found = []
+    for item in items:
+        if not isinstance(item, dict) or "criteria_set" not in item:
+            continue  # an error line from eval, or not a result
+        fields = {k: v for k, v in item.items() if k != "record_id"}
+        try:
+            found.append((item.get("record_id"), Result.from_dict(fields)))
+        except ValueError as ex:
+            raise koordrules.InputError(f"{path}: not a stored result ({ex.__class__.__name__})",
+                                        file=path, code="bad_result") from None
+    if not found:
+        raise koordrules.InputError(f"{path} holds no stored result", file=path,
+                                    code="bad_result")
+    return found
+
+
+def _reexplain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules.lock import stored_set
+
+    if args.result is None or args.set is not None:
+        print("koordrules explain: give either SET INPUT, or --result STORED INPUT",
+              file=err)
+        return EXIT_USAGE
+    catalog = Catalog.load(args.catalog) if args.catalog else Catalog.builtin()
+    stored = _stored_results(args.result)
+    by_id = {str(rid): result for rid, result in stored if rid is not None}
+    try:
+        sets = {r.criteria_set.sha256: stored_set(catalog, r.criteria_set) for _, r in stored}
+    except koordrules.CatalogError as ex:
+        ex.file = args.result
+        raise
+    first_set = sets[stored[0][1].criteria_set.sha256]
+    failed = 0
+    first = True
+    for number, record in read_records(args.input, first_set, strict=not args.lenient):
+        if not first:
+            print("-" * 72, file=out)
+        first = False
+        if isinstance(record, KoordError):
+            failed += 1
+            print(f"{args.input}: record {number}: {record.code}: {record.message}", file=err)
+            continue
+        rid = record.get(args.id_field) if args.id_field else None
+        if len(stored) == 1:
+            previous = stored[0][1]
+        elif rid is not None and str(rid) in by_id:
+            previous = by_id[str(rid)]
+        else:
+            failed += 1
+            print(f"{args.input}: record {number}: no_stored_result: no stored result for this "
+                  "record (give --id-field matching the stored record_id)", file=err)
+            continue
+        cs = sets[previous.criteria_set.sha256]
+        try:
+            result = koordrules.evaluate(cs, record, strict=not args.lenient, trace=True,
+                                         redact=args.redact,
+                                         ignore=frozenset(args.ignore or ()))
+        except KoordError as ex:
+            failed += 1
+            print(f"{args.input}: record {number}: {ex.code}: {ex.message}", file=err)
+            continue
+        if rid is not None:
+            print(f"record {rid}", file=out)
+        print(f"Re-explained under {cs.key}, the version the stored result names "
+              f"(sha256 verified).", file=out)
+        if result.outcome != previous.outcome:
+            failed += 1
+            print(f"{args.input}: record {number}: outcome_differs: the stored outcome was "
+                  f"{previous.outcome}, re-evaluation gives {result.outcome}: is this the "
+                  "record that was stored?", file=err)
+        out.write(render_text(result, lang=args.lang))
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules.lock import update_lock
+    from koordrules.resources import criteria_dir
+
+    root = Path(args.dir) if args.dir else criteria_dir()
+    if not root.is_dir():
+        print(f"{root}: io_error: not a directory", file=err)
+        return EXIT_PROBLEMS
+    update = update_lock(root, force=args.force)
+    for d in update.refused:
+        print(d, file=out)
+    if update.refused:
+        print(f"{update.path}: not written: {len(update.refused)} locked version(s) changed; "
+              "give them new versions (or use --force)", file=err)
+        return EXIT_PROBLEMS
+    state = "written" if update.written else "unchanged"
+    print(f"{update.path}: {state}; {len(update.added)} added, {len(update.updated)} updated",
+          file=err)
+    for key in update.added:
+        print(f"added {key}", file=out)
+    for key in update.updated:
+        print(f"updated {key}", file=out)
+    return EXIT_OK
+
+
+def _add_record_options(p: argparse.ArgumentParser, *, optional_set: bool = False) -> None:
+    p.add_argument("set", help="criteria file, or catalogue id (id or id@version)",
+                   nargs="?" if optional_set else None)
     p.add_argument("input", help="records: JSON object/array, JSON lines, CSV, or - for stdin")
     p.add_argument("--catalog", metavar="DIR", help="catalogue directory (default: shipped)")
     p.add_argument("--redact", action="store_true", help="leave input values out of traces")
@@ -187,6 +368,11 @@ def _add_record_options(p: argparse.ArgumentParser) -> None:
                    help="record field that identifies the record (not an input)")
     p.add_argument("--ignore", metavar="FIELD", action="append",
                    help="record field that is not an input (repeatable)")
+    p.add_argument("--from-fhir", metavar="MAPPING",
+                   help="INPUT holds FHIR R4 Bundles (one, a JSON array, or JSON lines); "
+                        "MAPPING is a *.mapping.yaml file or a mapping id in the catalogue")
+    p.add_argument("--as-of", metavar="DATE", type=_date,
+                   help="with --from-fhir: derive the facts as of DATE (default: today)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,11 +391,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate records; one JSON result per record")
     _add_record_options(p)
     p.add_argument("--trace", action="store_true", help="include the explanation trace")
+    p.add_argument("--summary", action="store_true",
+                   help="print outcome counts and shares instead of one result per record "
+                        "(fields the set does not declare are ignored)")
+    p.add_argument("--by", metavar="FIELD", help="with --summary: break down by this field")
+    p.add_argument("--flagged", metavar="OUTCOME", action="append",
+                   help="with --summary: an outcome that counts as flagged (repeatable; "
+                        "default: every outcome except the set's otherwise)")
     p.set_defaults(run=_cmd_eval)
 
     p = sub.add_parser("explain", help="evaluate records and explain each in plain text")
-    _add_record_options(p)
+    _add_record_options(p, optional_set=True)
     p.add_argument("--lang", choices=("nb", "en"), default="nb")
+    p.add_argument("--result", metavar="STORED",
+                   help="re-explain under exactly the set version a stored result (JSON from "
+                        "eval) was made with; give no SET")
     p.set_defaults(run=_cmd_explain)
 
     p = sub.add_parser("test", help="run the test cases (*.cases.yaml) of a catalogue")
@@ -230,6 +426,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="random seed for --properties")
     p.set_defaults(run=_cmd_test)
+
+    p = sub.add_parser("diff", help="revision impact: a cohort under two sets or versions")
+    p.add_argument("old", metavar="OLD", help="criteria file or catalogue id@version")
+    p.add_argument("new", metavar="NEW", help="criteria file or catalogue id@version")
+    p.add_argument("cohort", metavar="COHORT", help="records: JSON, JSON lines or CSV")
+    p.add_argument("--catalog", metavar="DIR", help="catalogue directory (default: shipped)")
+    p.add_argument("--by", metavar="FIELD", help="break the figures down by this record field")
+    p.add_argument("--id-field", metavar="FIELD", help="record field naming changed records")
+    p.add_argument("--flagged", metavar="OUTCOME", action="append",
+                   help="an outcome that counts as flagged (repeatable; default: every "
+                        "outcome except each set's otherwise)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--limit", type=int, default=20, metavar="N",
+                   help="changed records listed in text output (default 20)")
+    p.add_argument("--lenient", action="store_true",
+                   help="treat invalid values as unknown instead of leaving the record out")
+    p.set_defaults(run=_cmd_diff)
+
+    p = sub.add_parser("lock", help="write the lock file (id@version → content hash)")
+    p.add_argument("dir", nargs="?", metavar="DIR",
+                   help="catalogue directory (default: the shipped catalogue)")
+    p.add_argument("--force", action="store_true",
+                   help="accept changed content of locked active/retired versions")
+    p.set_defaults(run=_cmd_lock)
 
     p = sub.add_parser("schema", help="print the JSON Schema of criteria files or case files")
     p.add_argument("which", nargs="?", choices=("criteria", "cases"), default="criteria",

@@ -1,0 +1,233 @@
+"""Version discipline: the lock file, and finding the exact set a stored result used.
+
+``criteria/criteria.lock`` records, for every published ``id@version``, the sha256 of its
+file's content (the canonical JSON of the YAML data: comments and layout do not count) and
+the file it came from. Once a version is locked its content may not change:
+
+- ``version_not_bumped`` — the file of a locked ``id@version`` changed but its version did not;
+- ``version_reused`` — another file claims a locked ``id@version`` with different content;
+- ``lock_missing`` — a set is not in the lock yet (run ``koordrules lock``);
+- ``lock_stale`` (warning) — a locked version has no file any more, so results stored under
+  it can no longer be re-explained.
+
+A set with ``status: draft`` may still change: ``koordrules lock`` accepts its new content.
+For an active or retired set it refuses (unless forced): give the set a new version instead.
+
+Entries are never dropped, so the lock is also the history of published versions.
+:func:`stored_set` finds the set a stored :class:`~koordrules.result.Result` names and checks
+that its content is still exactly what produced the result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from koordrules import ast
+from koordrules.catalog import Catalog, criteria_files
+from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError
+from koordrules.loader import read
+from koordrules.span import Span
+from koordrules.yamldoc import YamlDoc, read_yaml, validate
+
+LOCK_NAME = "criteria.lock"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+_HEADER = """\
+# koordrules criteria lock: written by `koordrules lock`, checked by `koordrules check`.
+# One entry per published id@version: the sha256 of the file's content (comments and layout
+# do not count) and the file it came from. A locked version's content must not change:
+# give the changed set a new version instead. Do not edit by hand.
+"""
+
+
+class LockEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha256: str = Field(pattern=SHA256_PATTERN)
+    """The content hash of the set file (as in a result's ``criteria_set.sha256``)."""
+    file: str
+    """The file, relative to the lock's directory (POSIX separators)."""
+
+
+class LockFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lock_version: int = 1
+    sets: dict[str, LockEntry] = Field(default_factory=dict)
+    """``id@version`` → entry, sorted by key."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """A set file found in the tree: its key, content hash and status."""
+
+    key: str
+    sha256: str
+    file: str
+    status: str
+    doc: YamlDoc
+
+    @property
+    def version_span(self) -> Span:
+        return self.doc.span(("version",))
+
+
+def lock_path(root: str | Path) -> Path:
+    """Where the lock file of the catalogue ``root`` lives."""
+    return Path(root) / LOCK_NAME
+
+
+def published(root: str | Path) -> list[Published]:
+    """Every set file under ``root`` that parses (files with errors are ``check``'s business)."""
+    base = Path(root)
+    found = []
+    for path in criteria_files(base):
+        try:
+            setfile = read(path)
+        except KoordError:
+            continue
+        found.append(Published(setfile.key, setfile.sha256, path.relative_to(base).as_posix(),
+                               setfile.spec.status, setfile.doc))
+    return found
+
+
+def read_lock(path: str | Path) -> tuple[LockFile, YamlDoc]:
+    """Read a lock file; raises :class:`CriteriaError` (with positions) if it is malformed."""
+    doc = read_yaml(path, raw_keys=())
+    lock, problems = validate(LockFile, doc)
+    if lock is None:
+        raise CriteriaError(problems, file=doc.file)
+    return lock, doc
+
+
+def render_lock(lock: LockFile) -> str:
+    """The lock file's text: deterministic (sorted keys, fixed layout, quoted strings)."""
+    lines = [_HEADER.rstrip("\n"), f"lock_version: {lock.lock_version}", "sets:"]
+    for key in sorted(lock.sets):
+        entry = lock.sets[key]
+        lines += [f"  {json.dumps(key)}:", f"    sha256: {json.dumps(entry.sha256)}",
+                  f"    file: {json.dumps(entry.file)}"]
+    if not lock.sets:
+        lines[-1] = "sets: {}"
+    return "\n".join(lines) + "\n"
+
+
+def _violation(p: Published, entry: LockEntry) -> Diagnostic:
+    set_id, _, version = p.key.partition("@")
+    if entry.file == p.file:
+        hint = ("; a draft may still change: run `koordrules lock` to accept it"
+                if p.status == "draft" else "")
+        return Diagnostic(
+            "error", "version_not_bumped",
+            f"the content of {p.key} changed but its version did not (locked sha256 "
+            f"{entry.sha256[:12]}…, now {p.sha256[:12]}…): give the changed set a new version "
+            f"and a changelog entry{hint}", p.version_span, p.doc.file)
+    return Diagnostic(
+        "error", "version_reused",
+        f"version {version} of {set_id} is already locked for different content (from "
+        f"{entry.file}): use a new version", p.version_span, p.doc.file)
+
+
+def verify(root: str | Path) -> list[Diagnostic]:
+    """Check the sets under ``root`` against its lock file (none: nothing to check)."""
+    path = lock_path(root)
+    if not path.is_file():
+        return []
+    try:
+        lock, doc = read_lock(path)
+    except CriteriaError as ex:
+        return ex.diagnostics
+    except KoordError as ex:
+        return [ex.diagnostic()]
+    problems: list[Diagnostic] = []
+    keys = set()
+    for p in published(root):
+        keys.add(p.key)
+        entry = lock.sets.get(p.key)
+        if entry is None:
+            problems.append(Diagnostic(
+                "error", "lock_missing",
+                f"{p.key} is not in {path}: run `koordrules lock {root}` and commit the lock",
+                p.version_span, p.doc.file))
+        elif entry.sha256 != p.sha256:
+            problems.append(_violation(p, entry))
+    for key in sorted(set(lock.sets) - keys):
+        problems.append(Diagnostic(
+            "warning", "lock_stale",
+            f"{key} is locked but no file defines it any more: results stored under it can no "
+            "longer be re-explained", doc.span(("sets", key)), doc.file))
+    return sorted(problems, key=Diagnostic.sort_key)
+
+
+@dataclass
+class LockUpdate:
+    """What :func:`update_lock` did (or refused to do)."""
+
+    path: Path
+    added: list[str]
+    updated: list[str]
+    refused: list[Diagnostic]
+    written: bool
+
+
+def update_lock(root: str | Path, *, force: bool = False) -> LockUpdate:
+    """Write ``root``'s lock file with an entry for every set under ``root``.
+
+    Existing entries are kept (history). A locked version whose content changed is updated
+    only for drafts (or with ``force``); otherwise nothing is written and ``refused`` says why.
+    """
+    path = lock_path(root)
+    old = read_lock(path)[0] if path.is_file() else LockFile()
+    entries = dict(old.sets)
+    added: list[str] = []
+    updated: list[str] = []
+    refused: list[Diagnostic] = []
+    seen: dict[str, Published] = {}
+    for p in published(root):
+        if p.key in seen and seen[p.key].sha256 != p.sha256:
+            refused.append(_violation(p, LockEntry(sha256=seen[p.key].sha256,
+                                                   file=seen[p.key].file)))
+            continue
+        seen[p.key] = p
+        entry = entries.get(p.key)
+        new = LockEntry(sha256=p.sha256, file=p.file)
+        if entry is None:
+            added.append(p.key)
+        elif entry.sha256 != p.sha256:
+            if p.status != "draft" and not force:
+                refused.append(_violation(p, entry))
+                continue
+            updated.append(p.key)
+        entries[p.key] = new
+    if refused:
+        return LockUpdate(path, added, updated, sorted(refused, key=Diagnostic.sort_key), False)
+    text = render_lock(LockFile(sets=dict(sorted(entries.items()))))
+    written = not path.is_file() or path.read_text(encoding="utf-8") != text
+    if written:
+        path.write_text(text, encoding="utf-8")
+    return LockUpdate(path, added, updated, [], written)
+
+
+def stored_set(catalog: Catalog, ref: ast.SetRef) -> ast.CriteriaSet:
+    """The set a stored result was made with, exactly: same id, version and content hash.
+
+    Raises :class:`CatalogError` ``version_gone`` when the catalogue no longer has that
+    version, ``hash_mismatch`` when its content differs from what produced the result.
+    """
+    key = f"{ref.id}@{ref.version}"
+    try:
+        cs = catalog.get(key)
+    except CatalogError as ex:
+        raise CatalogError(f"the stored result was made with {key}, which is not in the "
+                           f"catalogue: {ex.message}", code="version_gone") from None
+    if cs.sha256 != ref.sha256:
+        raise CatalogError(
+            f"the stored result was made with {key} with sha256 {ref.sha256[:12]}…, but the "
+            f"catalogue's {key} has sha256 {cs.sha256[:12]}…: the file was changed without a "
+            "new version, so the result cannot be re-explained under exactly the set that "
+            "produced it", code="hash_mismatch")
+    return cs

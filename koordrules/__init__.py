@@ -18,6 +18,7 @@ from koordrules.errors import (
     ParseError,
     TypeCheckError,
 )
+from koordrules.impact import ImpactReport, diff
 from koordrules.loader import load, load_text
 from koordrules.parser import parse_expression
 from koordrules.result import Result
@@ -34,6 +35,7 @@ __all__ = (
     "Criterion",
     "Diagnostic",
     "EvalError",
+    "ImpactReport",
     "InputDecl",
     "InputError",
     "KoordError",
@@ -48,6 +50,7 @@ __all__ = (
     "TraceNode",
     "TypeCheckError",
     "__version__",
+    "diff",
     "evaluate",
     "load",
     "load_text",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from koordrules import ast
@@ -17,6 +17,7 @@ from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordErro
 from koordrules.loader import SetFile, build, finish, read
 from koordrules.resources import criteria_dir
 from koordrules.semver import Version
+from koordrules.variants import Resolution, resolve_all
 
 #: Files in a criteria tree that are not criteria sets.
 OTHER_SUFFIXES = (".cases.yaml", ".mapping.yaml")
@@ -51,16 +52,30 @@ class Catalog:
 
     @classmethod
     def scan(cls, root: str | Path) -> Catalog:
-        """Load every set under ``root`` that loads; problems go to ``diagnostics``."""
-        files: list[SetFile] = []
-        problems: list[Diagnostic] = []
-        for path in criteria_files(Path(root)):
-            try:
-                files.append(read(path))
-            except CriteriaError as ex:
-                problems += ex.diagnostics
-            except KoordError as ex:
-                problems.append(ex.diagnostic())
+        """Load every set under ``root`` that loads; problems go to ``diagnostics``.
+
+        ``root`` may be one file. A variant file (``extends:``) is resolved against the
+        catalogue it lives in (see :func:`catalog_root`); the result holds only its own set
+        and problems.
+        """
+        path = Path(root)
+        files, problems = _read_files(criteria_files(path))
+        if not (path.is_file() and files and files[0].spec.extends is not None):
+            return cls._from_files(files, problems)
+        home = catalog_root(path)
+        others, _ = _read_files(p for p in criteria_files(home) if not _same_file(p, path))
+        mine = files[0]
+        catalog = cls._from_files([f for f in others if f.key != mine.key] + files, problems)
+        file = str(path)
+        found = catalog._sets.get(mine.spec.id, {}).get(mine.spec.version)
+        catalog._sets = ({mine.spec.id: {mine.spec.version: found}}
+                         if found is not None and found.file == file else {})
+        catalog.diagnostics = [d for d in catalog.diagnostics if d.file == file or (
+            d.span is not None and d.span.file == file)]
+        return catalog
+
+    @classmethod
+    def _from_files(cls, files: list[SetFile], problems: list[Diagnostic]) -> Catalog:
         sets: list[ast.CriteriaSet] = []
         seen: dict[str, SetFile] = {}
         for setfile in files:
@@ -73,19 +88,21 @@ class Catalog:
             seen[setfile.key] = setfile
         bases = [f for f in seen.values() if f.spec.extends is None]
         variants = [f for f in seen.values() if f.spec.extends is not None]
+        resolution = Resolution(seen)
         for setfile in bases:
             try:
                 cs, warnings = finish(*build(setfile), setfile.doc.file)
             except CriteriaError as ex:
                 problems += ex.diagnostics
+                resolution.failed.add(setfile.key)
                 continue
             sets.append(cs)
             problems += warnings
-        for setfile in variants:
-            problems.append(Diagnostic(
-                "error", "variant_unsupported",
-                f"variants (extends: {setfile.spec.extends}) are not supported yet",
-                setfile.doc.span(("extends",)), setfile.doc.file))
+            resolution.sets[cs.key] = cs
+            resolution.base_problems[cs.key] = warnings
+        resolve_all(resolution, variants)
+        sets += [resolution.sets[f.key] for f in variants if f.key in resolution.sets]
+        problems += resolution.problems
         return cls(sets, sorted(problems, key=Diagnostic.sort_key))
 
     @classmethod
@@ -135,6 +152,41 @@ class Catalog:
             when = f" on {as_of.isoformat()}" if as_of else ""
             raise CatalogError(f"{set_id} has no active version{when}", code="not_active")
         return candidates[-1]
+
+
+def _read_files(paths: Iterable[Path]) -> tuple[list[SetFile], list[Diagnostic]]:
+    files: list[SetFile] = []
+    problems: list[Diagnostic] = []
+    for path in paths:
+        try:
+            files.append(read(path))
+        except CriteriaError as ex:
+            problems += ex.diagnostics
+        except KoordError as ex:
+            problems.append(ex.diagnostic())
+    return files, problems
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+#: A file that marks a folder as the root of a catalogue.
+LOCK_FILE = "criteria.lock"
+
+
+def catalog_root(path: str | Path) -> Path:
+    """The catalogue a criteria file belongs to: its nearest ancestor folder that is named
+    ``criteria`` or holds a ``criteria.lock`` file; else the shipped catalogue."""
+    start = Path(path).resolve()
+    for folder in start.parents if start.is_file() or not start.exists() else [start,
+                                                                              *start.parents]:
+        if folder.name == "criteria" or (folder / LOCK_FILE).is_file():
+            return folder
+    return criteria_dir()
 
 
 @functools.cache

@@ -17,8 +17,15 @@ from koordrules.evaluator import Interpreter
 from koordrules.inputs import validate_record
 from koordrules.result import Result
 from koordrules.sentences import criterion_sentence, outcome_sentence
-from koordrules.trace import BufferTracer, CriterionTrace, RuleTrace, Trace, TraceNode
-from koordrules.values import Value
+from koordrules.trace import (
+    BufferTracer,
+    CriterionTrace,
+    ParameterTrace,
+    RuleTrace,
+    Trace,
+    TraceNode,
+)
+from koordrules.values import Value, to_json
 
 
 @functools.lru_cache(maxsize=256)
@@ -147,4 +154,12 @@ def _trace(
         rules=tuple(rules),
         sentence=outcome_sentence(cs, outcome, possible, missing, passed),
         redacted=redact,
+        parameters=parameter_traces(cs),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def parameter_traces(cs: ast.CriteriaSet) -> tuple[ParameterTrace, ...]:
+    """The set's parameters as the trace reports them: name, value, unit and origin."""
+    return tuple(ParameterTrace(name=p.name, value=to_json(p.value), unit=p.unit,
+                                origin=p.origin) for p in cs.parameters)

@@ -16,12 +16,14 @@ _WORDS = {
            "criteria": "Kriterier", "rules": "Regler, prøvd i rekkefølge",
            "chosen": "valgt", "missing": "Opplysninger som mangler og kan avgjøre utfallet",
            "undecided": "Utfall: ikke avgjort", "otherwise": "ellers",
-           "warnings": "Advarsler", "redacted": "(inndata er skjult)"},
+           "warnings": "Advarsler", "redacted": "(inndata er skjult)", "from": "fra",
+           "parameters": "Parametere"},
     "en": {True: "YES", False: "NO", None: "UNKNOWN", "set": "Criteria set",
            "criteria": "Criteria", "rules": "Rules, tried in order",
            "chosen": "chosen", "missing": "Missing information that could decide the outcome",
            "undecided": "Outcome: undecided", "otherwise": "otherwise",
-           "warnings": "Warnings", "redacted": "(input values hidden)"},
+           "warnings": "Warnings", "redacted": "(input values hidden)", "from": "from",
+           "parameters": "Parameters"},
 }
 
 _SKIP = {"boolean", "number", "string", "date", "duration"}
@@ -58,15 +60,26 @@ def render_text(result: Result, *, lang: str = "nb") -> str:
         return "\n".join(out) + "\n"
     out += [trace.sentence.get(lang), ""]
     out.append(w["criteria"] + (f" {w['redacted']}" if trace.redacted else ""))
+    own = f"{ref.id}@{ref.version}"
+
+    def origin(item_origin: str | None) -> str:
+        """Where an item of a variant came from, when that is not the variant itself."""
+        return f" ({w['from']} {item_origin})" if item_origin and item_origin != own else ""
+
     for c in trace.criteria:
-        out.append(f"  [{_value(c.value, lang)}] {c.sentence.get(lang)}")
+        out.append(f"  [{_value(c.value, lang)}] {c.sentence.get(lang)}{origin(c.origin)}")
         out += _node_lines(c.expression, lang, 3, top=True)
     out += ["", w["rules"]]
     for i, r in enumerate(trace.rules, start=1):
         condition = " ".join(r.expression.text.split()) if r.expression else w["otherwise"]
         mark = f"  ← {w['chosen']}" if r.chosen else ""
         out.append(f"  {i}. {r.outcome} ({r.title.get(lang)}): {condition} → "
-                   f"{_value(r.value, lang)}{mark}")
+                   f"{_value(r.value, lang)}{mark}{origin(r.origin)}")
+    if any(p.origin and p.origin != own for p in trace.parameters):
+        out += ["", w["parameters"]]
+        for p in trace.parameters:
+            unit = f" {p.unit}" if p.unit else ""
+            out.append(f"  {p.name} = {_value(p.value, lang)}{unit}{origin(p.origin)}")
     if result.missing:
         out += ["", f"{w['missing']}: {', '.join(result.missing)}"]
     if result.warnings:

@@ -59,11 +59,22 @@ class RuleTrace(_Frozen):
     expression: TraceNode | None = None
 
 
+class ParameterTrace(_Frozen):
+    """A parameter's value as used, and the file it came from (a base or a variant)."""
+
+    name: str
+    value: Any
+    unit: str | None = None
+    origin: str | None = None
+
+
 class Trace(_Frozen):
     criteria: tuple[CriterionTrace, ...]
     rules: tuple[RuleTrace, ...]
     sentence: ast.LocalText
     redacted: bool = False
+    parameters: tuple[ParameterTrace, ...] = ()
+    """Every parameter of the set with its value and origin (not patient data: never redacted)."""
 
 
 class Tracer(Protocol):

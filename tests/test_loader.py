@@ -360,9 +360,9 @@ def test_a_set_without_outcomes(make_set: MakeSet) -> None:
     assert "the set has no outcomes" in str(err)
 
 
-def test_a_variant_needs_the_catalogue(make_set: MakeSet) -> None:
+def test_a_variant_resolves_against_a_catalogue_that_has_its_base(make_set: MakeSet) -> None:
     err = error_of(make_set("extends: test/base@1.0.0\n" + BODY))
-    assert location(err) == ("needs_catalog", HEADER_LINES + 1, 10)
+    assert location(err) == ("unknown_base", HEADER_LINES + 1, 10)
 
 
 def test_errors_in_several_expressions_are_all_reported_sorted(make_set: MakeSet) -> None:

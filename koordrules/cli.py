@@ -109,10 +109,37 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
+def _explain_html(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
+    from koordrules.html import render_results_html
+
+    failed = 0
+    results: list[tuple[str | None, Result]] = []
+    for number, record, result in _results(args, cs, trace=True, err=err):
+        if isinstance(result, Result):
+            label = (str(record[args.id_field]) if args.id_field and record is not None
+                     and args.id_field in record else str(number))
+            results.append((label, result))
+        else:
+            failed += 1
+            print(f"{args.input}: record {number}: {result.code}: {result.message}", file=err)
+    page = render_results_html(results, lang=args.lang) if results else ""
+    if args.output:
+        Path(args.output).write_text(page, encoding="utf-8")
+        print(f"wrote {args.output}", file=err)
+    else:
+        out.write(page)
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.result is not None and args.format == "html":
+        print("koordrules explain: --format html is not available with --result", file=err)
+        return EXIT_USAGE
     if args.result is not None or args.set is None:
         return _reexplain(args, out, err)
     cs = resolve_set(args.set, args.catalog)
+    if args.format == "html":
+        return _explain_html(args, cs, out, err)
     failed = 0
     first = True
     for number, record, result in _results(args, cs, trace=True, err=err):
@@ -225,6 +252,11 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   id_field=args.id_field, flagged=args.flagged, strict=not args.lenient)
     if args.format == "json":
         print(report.model_dump_json(indent=2), file=out)
+    elif args.format == "html":
+        from koordrules.html import render_diff_html
+
+        out.write(render_diff_html(report, lang=getattr(args, "lang", "nb"),
+                                   limit=max(args.limit, 50)))
     else:
         out.write(render_impact(report, limit=args.limit))
     return EXIT_PROBLEMS if unreadable or report.problems else EXIT_OK
@@ -406,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--result", metavar="STORED",
                    help="re-explain under exactly the set version a stored result (JSON from "
                         "eval) was made with; give no SET")
+    p.add_argument("--format", choices=("text", "html"), default="text",
+                   help="html: one self-contained page (decision tree, inputs, what is missing)")
+    p.add_argument("-o", "--output", metavar="FILE", help="with --format html: write to FILE")
     p.set_defaults(run=_cmd_explain)
 
     p = sub.add_parser("test", help="run the test cases (*.cases.yaml) of a catalogue")
@@ -437,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flagged", metavar="OUTCOME", action="append",
                    help="an outcome that counts as flagged (repeatable; default: every "
                         "outcome except each set's otherwise)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json", "html"), default="text")
     p.add_argument("--limit", type=int, default=20, metavar="N",
                    help="changed records listed in text output (default 20)")
     p.add_argument("--lenient", action="store_true",

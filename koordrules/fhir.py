@@ -1286,5 +1286,6 @@ def evaluate_bundles(
         except KoordError as ex:
             yield number, ex
             continue
-        yield number, result.model_copy(update={"warnings": (*result.warnings,
-                                                             *mapped.notes())})
+        fields = {name: getattr(result, name) for name in type(result).model_fields}
+        fields["warnings"] = (*result.warnings, *mapped.notes())
+        yield number, type(result)(**fields)

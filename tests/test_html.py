@@ -1,0 +1,426 @@
+"""HTML reports: structure, labels, escaping, self-containment, and a headless screenshot."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import subprocess
+import textwrap
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from koordrules import Catalog, evaluate, load_text
+from koordrules.cli import main
+from koordrules.html import render_diff_html, render_result_html, render_results_html
+from koordrules.impact import diff
+
+ROOT = Path(__file__).resolve().parent.parent
+A3 = "helse-vest/anbefaling-3"
+LIKELY = {"expected_followup_months": 19.5, "lifelong_course": True, "involved_units": 4,
+          "has_coordinator": False}
+OPEN = {"lifelong_course": True, "involved_units": 1}
+
+
+class Page(HTMLParser):
+    """Every element with its attributes and the text inside it, in document order."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.stack: list[tuple[str, dict[str, str], list[str]]] = []
+        self.texts: dict[int, str] = {}
+        self.all_text: list[str] = []
+        self.doctype = ""
+        self.feed(text)
+        self.close()
+
+    def handle_decl(self, decl: str) -> None:
+        self.doctype = decl
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {k: v or "" for k, v in attrs}
+        self.elements.append((tag, attributes))
+        if tag not in ("meta", "br", "input"):
+            self.stack.append((tag, attributes, []))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, {k: v or "" for k, v in attrs}))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            name, attrs, parts = self.stack.pop()
+            text = "".join(parts)
+            self.texts[id(attrs)] = text
+            if self.stack:
+                self.stack[-1][2].append(text)
+            if name == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        self.all_text.append(data)
+        if self.stack:
+            self.stack[-1][2].append(data)
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        return [a for t, a in self.elements if t == tag
+                and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())]
+
+    def text_of(self, attrs: dict[str, str]) -> str:
+        return " ".join(self.texts.get(id(attrs), "").split())
+
+    @property
+    def text(self) -> str:
+        return " ".join("".join(self.all_text).split())
+
+
+def _result(record: dict[str, Any], **kw: Any) -> Any:
+    return evaluate(Catalog.builtin().get(A3), record, **kw)
+
+
+def _assert_self_contained(page: Page) -> None:
+    tags = {t for t, _ in page.elements}
+    assert not tags & {"script", "link", "img", "iframe", "object", "embed", "base"}
+    for _, attrs in page.elements:
+        for name in ("src", "href", "action", "xlink:href"):
+            value = attrs.get(name, "")
+            assert not value or value.startswith("#"), (name, value)
+        assert not any(k.startswith("on") for k in attrs)
+    for _, attrs in page.elements:
+        assert "url(" not in attrs.get("style", "")
+    styles = "".join(page.texts.get(id(a), "") for t, a in page.elements if t == "style")
+    assert "url(" not in styles and "@import" not in styles
+
+
+# ---------------------------------------------------------------- result report
+
+
+def test_result_page_is_one_self_contained_html_document() -> None:
+    text = render_result_html(_result(LIKELY))
+    page = Page(text)
+    assert page.doctype.lower() == "doctype html"
+    assert page.find("html")[0]["lang"] == "nb"
+    assert page.find("meta", charset="utf-8")
+    assert len(page.find("style")) == 1 and len(page.find("svg")) == 1
+    _assert_self_contained(page)
+    assert "http" not in text.replace("http-equiv", "")
+
+
+def test_every_criterion_is_shown_with_its_value_as_a_word() -> None:
+    result = _result(LIKELY)
+    page = Page(render_result_html(result))
+    want = {True: ("t", "✓ JA"), False: ("f", "✗ NEI"), None: ("u", "? UKJENT")}
+    for name, value in result.criteria.items():
+        [section] = page.find("section", data_criterion=name)
+        assert section["data-value"] == want[value][0]
+        assert want[value][1] in page.text_of(section)
+    assert [a["data-criterion"] for a in page.find("section") if "data-criterion" in a] == [
+        "A", "B", "C", "D"]
+
+
+def test_every_value_badge_carries_a_text_label_not_only_colour() -> None:
+    page = Page(render_result_html(_result(OPEN), lang="en"))
+    badges = [a for t, a in page.elements if t == "span" and "v" in a.get("class", "").split()]
+    assert badges
+    labels = {"t": "✓ YES", "f": "✗ NO", "u": "? UNKNOWN"}
+    for badge in badges:
+        text = page.text_of(badge)
+        if badge["data-value"] in labels:
+            assert text == labels[badge["data-value"]]
+        else:
+            assert text  # a number or text value is written out
+    legend = page.find("div", **{"class": "legend"})[0]
+    assert all(word in page.text_of(legend) for word in labels.values())
+
+
+def test_result_page_shows_sentence_rules_inputs_and_the_outcome() -> None:
+    result = _result(LIKELY)
+    page = Page(render_result_html(result))
+    assert result.trace is not None
+    assert result.trace.sentence.nb in page.text
+    assert "Koordinator er sannsynlig" in page.text_of(page.find("section", id="outcome")[0])
+    rules = [a["data-outcome"] for a in page.find("li") if "data-outcome" in a]
+    assert rules == ["already_has_coordinator", "coordinator_likely"]
+    assert page.find("li", data_outcome="coordinator_likely")[0]["class"] == "chosen"
+    inputs = page.text_of(page.find("table", **{"class": "inputs"})[0])
+    for name in ("expected_followup_months", "involved_units", "has_coordinator"):
+        assert name in inputs
+    assert "19.5" in inputs
+    # the SVG overview has one labelled box per criterion plus the outcome
+    svg = page.text_of(page.find("svg")[0])
+    assert all(f"{c}" in svg for c in "ABCD") and "Koordinator er sannsynlig" in svg
+
+
+def test_an_undecided_result_lists_what_is_missing() -> None:
+    result = _result(OPEN)
+    assert result.outcome is None
+    page = Page(render_result_html(result, lang="en"))
+    missing = page.text_of(page.find("div", id="missing")[0])
+    for name in result.missing:
+        assert name in missing
+    assert "Undecided" in page.text_of(page.find("section", id="outcome")[0])
+
+
+def test_a_redacted_result_shows_no_input_values() -> None:
+    result = _result({**LIKELY, "expected_followup_months": 987.25}, redact=True)
+    text = render_result_html(result)
+    assert "987.25" not in text
+    assert "Verdiene er skjult" in Page(text).text
+    assert not Page(text).find("table", **{"class": "inputs"})
+
+
+def test_warnings_are_shown() -> None:
+    result = _result(LIKELY)
+    fields = {name: getattr(result, name) for name in type(result).model_fields}
+    fields["warnings"] = ("FHIR: <b>entry[3]</b> is broken",)
+    page = Page(render_result_html(type(result)(**fields)))
+    assert "FHIR: <b>entry[3]</b> is broken" in page.text
+    assert not page.find("b")
+
+
+HOSTILE = '<script>alert("x")</script><img src=http://evil.example/x onerror=alert(1)>'
+
+
+def _hostile_set() -> Any:
+    return load_text(textwrap.dedent(f"""\
+        id: test/hostile
+        version: 1.0.0
+        title: 'Evil {HOSTILE}'
+        status: draft
+        effective_from: 2024-01-01
+        source: {{document: Test}}
+        inputs:
+          x: {{type: boolean, kind: data}}
+          note: {{type: string, kind: data}}
+        criteria:
+          A:
+            title: '{HOSTILE} & "quotes"'
+            when: x and note == "a<b>c"
+        outcomes:
+          - id: hit
+            title: '{HOSTILE}'
+            when: A
+          - id: miss
+            title: Miss
+            otherwise: true
+        """))
+
+
+def test_hostile_text_from_criteria_and_records_is_escaped() -> None:
+    cs = _hostile_set()
+    result = evaluate(cs, {"x": True, "note": "a<b>c"})
+    text = render_result_html(result)
+    page = Page(text)
+    _assert_self_contained(page)
+    assert not page.find("script") and not page.find("img")
+    assert HOSTILE in page.text
+    assert '"quotes"' in page.text and "a<b>c" in page.text
+    assert "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_several_results_share_one_page_with_internal_links_only() -> None:
+    page = Page(render_results_html([("p1", _result(LIKELY)), ("p2", _result(OPEN))]))
+    _assert_self_contained(page)
+    assert [a["href"] for a in page.find("a")] == ["#record-1", "#record-2"]
+    assert page.find("div", id="record-2")
+    assert len(page.find("section", data_criterion="A")) == 2
+
+
+def test_an_unsupported_language_is_refused() -> None:
+    with pytest.raises(ValueError):
+        render_result_html(_result(LIKELY), lang="de")
+
+
+# ---------------------------------------------------------------- impact report
+
+
+def _report(by: str | None = "unit") -> Any:
+    old = Catalog.builtin().get(A3)
+    new = load_text(
+        (ROOT / "criteria/helse-vest/anbefaling-3.yaml").read_text("utf-8")
+        .replace("version: 1.0.0", "version: 1.1.0", 1)
+        .replace("    value: 2\n    unit: units", "    value: 3\n    unit: units", 1))
+    cohort = [
+        {**LIKELY, "unit": "nevro <x>", "pid": "a"},
+        {**LIKELY, "involved_units": 2, "unit": "nevro <x>", "pid": "b"},
+        {**LIKELY, "involved_units": 2, "lifelong_course": False, "unit": "med", "pid": "c"},
+        {**OPEN, "unit": "med", "pid": "d"},
+        {**LIKELY, "has_coordinator": True, "unit": "med", "pid": "e"},
+    ]
+    records = [{k: v for k, v in r.items() if k not in ("unit", "pid")}
+               | ({"unit": r["unit"]} if by else {}) | {"pid": r["pid"]} for r in cohort]
+    return diff(old, new, [{k: v for k, v in r.items()} for r in records], by=by,
+                id_field="pid")
+
+
+def test_diff_page_has_the_transition_table_with_every_cell() -> None:
+    report = _report()
+    page = Page(render_diff_html(report))
+    _assert_self_contained(page)
+    tables = page.find("table", **{"class": "transitions"})
+    assert len(tables) == 1 + len(report.groups)
+    cells = [a for t, a in page.elements if t == "td" and "data-old" in a]
+    overall = cells[: (len(report.old_outcomes) + 1) * (len(report.new_outcomes) + 1)]
+    for cell in overall:
+        old = None if cell["data-old"] == "None" else cell["data-old"]
+        new = None if cell["data-new"] == "None" else cell["data-new"]
+        assert int(page.text_of(cell)) == report.count(old, new)
+    assert report.changed == 1
+    assert sum(int(page.text_of(c)) for c in overall) == report.total
+
+
+def test_diff_page_has_a_bar_chart_per_version_and_per_group() -> None:
+    report = _report()
+    page = Page(render_diff_html(report, lang="en"))
+    charts = page.find("svg", **{"class": "chart"})
+    assert len(charts) == 2
+    version_chart = page.text_of(charts[0])
+    assert "Old 1.0.0" in version_chart and "New 1.1.0" in version_chart
+    group_chart = page.text_of(charts[1])
+    assert "nevro <x> · Old" in group_chart and "med · New" in group_chart
+    # one segment per non-empty outcome per bar, each titled "outcome: count"
+    titles = [page.text_of(a) for t, a in page.elements if t == "title"]
+    assert "coordinator_likely: 2" in titles and "coordinator_likely: 1" in titles
+    assert "(undetermined)" in version_chart
+
+
+def test_diff_page_lists_changed_records_with_the_criteria_that_moved() -> None:
+    page = Page(render_diff_html(_report()))
+    text = page.text
+    assert "Poster med endret utfall" in text
+    assert "D: ✓ JA → ✗ NEI" in text
+    assert "nevro <x>" in text and not page.find("x")
+
+
+def test_diff_page_without_groups_has_one_chart() -> None:
+    page = Page(render_diff_html(_report(by=None)))
+    assert len(page.find("svg", **{"class": "chart"})) == 1
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def test_explain_format_html_writes_a_page(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    code, out, err = _run("explain", A3, str(ROOT / "examples/anbefaling-3-patients.jsonl"),
+                          "--id-field", "patient", "--format", "html", "-o", str(target))
+    assert code == 0 and out == "" and "wrote" in err
+    page = Page(target.read_text("utf-8"))
+    _assert_self_contained(page)
+    assert len(page.find("a")) >= 2 and page.find("section", data_criterion="D")
+
+
+def test_explain_format_html_from_fhir_goes_to_stdout() -> None:
+    pytest.importorskip("fhir.resources")
+    code, out, _ = _run("explain", A3, str(ROOT / "examples/fhir/per.bundle.json"),
+                        "--from-fhir", "helse-vest/anbefaling-3-fhir", "--as-of",
+                        "2024-11-15", "--format", "html", "--lang", "en")
+    assert code == 0
+    page = Page(out)
+    assert "situation_indicates_need" in page.text_of(page.find("div", id="missing")[0])
+    assert "EpisodeOfCare" in page.text
+
+
+def test_explain_format_html_refuses_stored_results(tmp_path: Path) -> None:
+    code, _, err = _run("explain", "--result", str(tmp_path / "x.json"), "in.json",
+                        "--format", "html")
+    assert code == 2 and "--format html" in err
+
+
+def test_diff_format_html(tmp_path: Path) -> None:
+    new = tmp_path / "new.yaml"
+    new.write_text((ROOT / "criteria/helse-vest/anbefaling-3.yaml").read_text("utf-8")
+                   .replace("version: 1.0.0", "version: 1.1.0", 1), encoding="utf-8")
+    code, out, _ = _run("diff", A3, str(new), str(ROOT / "examples/anbefaling-3-patients.jsonl"),
+                        "--id-field", "patient", "--format", "html")
+    assert code == 0
+    page = Page(out)
+    _assert_self_contained(page)
+    assert page.find("table", **{"class": "transitions"}) and page.find("svg")
+
+
+# ---------------------------------------------------------------- headless rendering
+
+
+def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Decode an 8-bit, non-interlaced RGB/RGBA PNG (what Chromium writes) into rows."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and colour in (2, 6) and interlace == 0
+    bpp = 3 if colour == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows: list[bytes] = []
+    prev = bytearray(stride)
+    for y in range(height):
+        kind = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pred) & 255
+        rows.append(bytes(line[j] for i in range(0, stride, bpp) for j in range(i, i + 3)))
+        prev = line
+    return width, height, rows
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which(
+        "google-chrome")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium on this machine")
+@pytest.mark.parametrize("which", ["result", "diff"])
+def test_headless_chromium_renders_a_non_blank_page(tmp_path: Path, which: str) -> None:
+    text = render_result_html(_result(LIKELY)) if which == "result" else render_diff_html(
+        _report())
+    page = tmp_path / f"{which}.html"
+    page.write_text(text, encoding="utf-8")
+    shot = tmp_path / f"{which}.png"
+    browser = _chromium()
+    assert browser is not None
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--hide-scrollbars", "--window-size=900,700", f"--screenshot={shot}",
+                    page.as_uri()], capture_output=True, timeout=120, check=False,
+                   cwd=tmp_path)
+    if not shot.exists():
+        pytest.skip("Chromium did not write a screenshot here")
+    width, height, rows = _png_pixels(shot.read_bytes())
+    assert (width, height) == (900, 700)
+    pixels = [row[i:i + 3] for row in rows[::4] for i in range(0, len(row), 12)]
+    background = max(set(pixels), key=pixels.count)
+    ink = sum(p != background for p in pixels) / len(pixels)
+    assert ink > 0.05, f"the page looks blank ({ink:.1%} non-background)"
+    assert len(set(pixels)) > 20
+    # the three value colours (green, red or amber badges) are on screen
+    greens = sum(1 for r, g, b in pixels if g > r + 40 and g > b + 20)
+    assert greens > 0

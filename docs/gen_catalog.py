@@ -109,13 +109,23 @@ def _base_of(cs: CriteriaSet, catalog: Catalog) -> CriteriaSet | None:
     """The base a variant was resolved against (read from its items' ``origin``)."""
     if cs.extends is None:
         return None
-    origins = {i.origin for i in (*cs.parameters, *cs.inputs, *cs.criteria, *cs.outcomes)}
-    for origin in sorted(o for o in origins if o and o != cs.key):
+    base_id, _, wanted = cs.extends.partition("@")
+    if wanted and all(part.isdigit() for part in wanted.split(".")):
         try:
-            return catalog.get(origin)
+            return catalog.get(cs.extends)  # an exact id@version
+        except koordrules.KoordError:
+            pass
+    origins = {i.origin for i in (*cs.parameters, *cs.inputs, *cs.criteria, *cs.outcomes)}
+    candidates = []
+    for origin in origins:
+        if not origin or origin == cs.key or origin.split("@")[0] != base_id:
+            continue
+        try:
+            candidates.append(catalog.get(origin))
         except koordrules.KoordError:
             continue
-    return None
+    # In a chain (a variant of a variant of the same id), the newest is the direct base.
+    return max(candidates, key=lambda b: _semver_key(b.version), default=None)
 
 
 def _range(decl: koordrules.InputDecl) -> str:
@@ -151,8 +161,9 @@ def set_section(cs: CriteriaSet, catalog: Catalog, cases: list[dict[str, Any]],
         ("Content hash (sha256)", code(cs.sha256)),
     ]
     if cs.extends:
+        resolved = base is not None and base.key != cs.extends
         facts.append(("Extends", code(cs.extends)
-                      + (f" → resolved against {code(base.key)}" if base else "")))
+                      + (f" → resolved against {code(base.key)}" if resolved and base else "")))
     if cs.file:
         facts.append(("File", code(_relative_file(cs.file))))
     out += table(["", ""], facts)

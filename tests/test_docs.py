@@ -246,9 +246,34 @@ def _outputs() -> list[tuple[str, dict[str, Any], str]]:
 OUTPUTS = _outputs()
 
 
+# The examples run in a catalogue holding only Anbefaling 3, so that their output does not
+# change whenever another set is added to the shipped catalogue.
+EXAMPLE_FILES = ("helse-vest/anbefaling-3.yaml", "helse-vest/anbefaling-3.cases.yaml")
+EXAMPLE_LOCK_KEY = '  "helse-vest/anbefaling-3@'
+
+
+def _example_catalog(tmp: Path) -> None:
+    criteria = tmp / "criteria"
+    for name in EXAMPLE_FILES:
+        (criteria / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / "criteria" / name, criteria / name)
+    lock = ROOT / "criteria" / "criteria.lock"
+    if lock.is_file():
+        kept: list[str] = []
+        keep = True
+        for line in lock.read_text(encoding="utf-8").splitlines(keepends=True):
+            if line.startswith('  "'):
+                keep = line.startswith(EXAMPLE_LOCK_KEY)
+            elif not line.startswith("    "):
+                keep = True
+            if keep:
+                kept.append(line)
+        (criteria / "criteria.lock").write_text("".join(kept), encoding="utf-8")
+
+
 def _run(spec: dict[str, Any], tmp: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    for folder in ("criteria", "examples"):
-        shutil.copytree(ROOT / folder, tmp / folder)
+    _example_catalog(tmp)
+    shutil.copytree(ROOT / "examples", tmp / "examples")
     for step in [*spec["_setup"], spec]:
         for src, dst in step.get("copy", {}).items():
             shutil.copyfile(tmp / src, tmp / dst)
@@ -346,6 +371,49 @@ def test_the_catalogue_is_generated_from_the_files_not_copied(
     assert "**local choice**" in page
     assert "Local choices (not stated in the source): <code>long_term_months</code>." in page
     assert "catalog/helse-vest/anbefaling-3.md" in pages
+
+
+VARIANT = """
+id: test-hf/strengere
+version: 1.0.0
+extends: helse-vest/anbefaling-3@1.0.0
+title: Strengere D
+status: active
+effective_from: 2025-01-01
+source: {document: test}
+parameters:
+  min_units_involved: {value: 3, description: lokalt valg}
+inputs:
+  ward: {type: string, kind: data}
+outcomes:
+  - id: ward_rule
+    title: Avdelingsregel
+    after: already_has_coordinator
+    when: ward == "x"
+"""
+
+
+def test_the_catalogue_shows_what_a_variant_overrides_and_adds(
+        gen: dict[str, Any], tmp_path: Path) -> None:
+    base = tmp_path / "criteria" / "helse-vest"
+    base.mkdir(parents=True)
+    shutil.copyfile(criteria_dir() / "helse-vest" / "anbefaling-3.yaml", base / "a3.yaml")
+    (tmp_path / "criteria" / "test-hf").mkdir()
+    (tmp_path / "criteria" / "test-hf" / "strengere.yaml").write_text(VARIANT, encoding="utf-8")
+    pages = gen["catalog_pages"](tmp_path / "criteria")
+    page = pages["catalog/test-hf/strengere.md"]
+    rows = {line.split("|")[1].strip(): line for line in page.splitlines()
+            if line.startswith("| <code>") or line.startswith("| **")}
+    assert "**overrides** the base" in rows["<code>min_units_involved</code>"]
+    assert "from helse-vest/anbefaling-3@1.0.0" in rows["<code>long_term_months</code>"]
+    assert "**added** by this variant" in rows["<code>ward</code>"]
+    assert "from helse-vest/anbefaling-3@1.0.0" in rows["**A**"]
+    outcome = next(line for line in page.splitlines() if "<code>ward_rule</code>" in line)
+    assert outcome.startswith("| 2 |") and "**added** by this variant" in outcome
+    base_page = pages["catalog/helse-vest/anbefaling-3.md"]
+    assert "## Variants of this set" in base_page
+    assert "(../test-hf/strengere.md)" in base_page
+    assert "variant of <code>helse-vest/anbefaling-3@1.0.0</code>" in pages["catalog/index.md"]
 
 
 def test_the_catalogue_lists_shipped_test_cases(gen: dict[str, Any]) -> None:

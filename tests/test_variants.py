@@ -103,7 +103,8 @@ outcomes:
     cs = Catalog.load(catalogue(tmp_path, {"v": body})).get("test/v@1.0.0")
     assert [r.id for r in cs.rules] == ["already", "likely", "kidney"]
     assert cs.otherwise.id == "rest" and cs.otherwise.origin == "test/base@1.0.0"
-    assert cs.input("ckd_stage") is not None and cs.input("ckd_stage").origin == "test/v@1.0.0"
+    ckd = cs.input("ckd_stage")
+    assert ckd is not None and ckd.origin == "test/v@1.0.0"
     assert evaluate(cs, {**RECORD, "involved": 1, "ckd_stage": 5}).outcome == "kidney"
 
 
@@ -244,7 +245,8 @@ def test_a_variant_of_a_variant_resolves_through_both(tmp_path: Path) -> None:
     assert {p.name: p.origin for p in cs.parameters} == {"months": "test/w@1.0.0",
                                                          "units": "test/v@1.0.0"}
     assert cs.extends == "test/v@1.0.0"
-    assert cs.criterion("A") is not None and cs.criterion("A").origin == "test/base@1.0.0"
+    a = cs.criterion("A")
+    assert a is not None and a.origin == "test/base@1.0.0"
 
 
 def test_extends_cycles_are_reported_at_each_extends(tmp_path: Path) -> None:

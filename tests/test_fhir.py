@@ -666,3 +666,49 @@ def test_the_core_imports_without_fhir_resources() -> None:
                           cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "missing_extra"
+
+
+# ---------------------------------------------------------------- pilot and variants
+
+VARIANTS = [
+    # (set, mapping, bundle, hand-written record, outcome)
+    ("helse-forde/pilot-2023@1.0.0", "helse-forde/pilot-2023-fhir", "pilot-astrid",
+     "pilot-astrid", "coordinator_likely"),
+    ("helse-forde/pilot-2023@2.0.0", "helse-forde/pilot-2023-fhir", "pilot-astrid",
+     "pilot-astrid", "coordinator_likely"),
+    ("helse-forde/nevrologi", "helse-forde/nevrologi-fhir", "pilot-astrid",
+     "pilot-astrid.nevrologi", "diagnosis_coordinator"),
+    ("helse-forde/medisinsk-sengepost", "helse-forde/medisinsk-sengepost-fhir",
+     "pilot-astrid", "pilot-astrid", None),
+    ("helse-bergen/buk-nefrologi", "helse-bergen/buk-nefrologi-fhir", "buk-nils", "buk-nils",
+     "offer_coordinator"),
+]
+
+
+@pytest.mark.parametrize("set_ref, mapping_ref, bundle_name, record_name, outcome", VARIANTS)
+def test_pilot_and_variant_mappings_agree_with_hand_written_records(
+        set_ref: str, mapping_ref: str, bundle_name: str, record_name: str,
+        outcome: str | None) -> None:
+    code1, out1, err1 = _run("eval", set_ref, str(EXAMPLES / f"{bundle_name}.bundle.json"),
+                             "--from-fhir", mapping_ref, "--as-of", AS_OF.isoformat())
+    code2, out2, _ = _run("eval", set_ref, str(EXAMPLES / f"{record_name}.record.json"))
+    assert code1 == code2 == 0, err1
+    got, want = json.loads(out1), json.loads(out2)
+    assert {k: got[k] for k in SAME} == {k: want[k] for k in SAME}
+    assert got["outcome"] == outcome
+
+
+def test_the_pilot_mapping_leaves_living_situation_and_judgements_unknown() -> None:
+    record = fhir.map_bundle(fhir.find_mapping("helse-forde/pilot-2023-fhir"),
+                             fhir.read_bundle_file(EXAMPLES / "pilot-astrid.bundle.json"),
+                             as_of=AS_OF)
+    assert set(record.unmapped) == {"living_situation", "municipal_services",
+                                    "lacks_resource_persons"}
+    assert record.record["units_6m"] == 3 and record.record["attendances_12m"] == 5
+
+
+def test_a_variant_needs_its_own_mapping() -> None:
+    cs = Catalog.builtin().get("helse-bergen/buk-nefrologi")
+    diags = fhir.check_mapping(fhir.find_mapping(A3_MAPPING), cs)
+    assert [d.code for d in diags] == ["not_mapped"]
+    assert "ckd_stage" in diags[0].message

@@ -128,3 +128,43 @@ broken = bundle("syn-broken", [
 broken["entry"].insert(3, {"fullUrl": "urn:uuid:missing"})
 broken["entry"].insert(4, {"resource": {"id": "no-type"}})
 write("broken.bundle.json", broken)
+
+# Astrid (Helse Førde pilot / neurology ward): 81, Parkinson's disease, many contacts.
+p = "syn-astrid"
+write("pilot-astrid.bundle.json", bundle("syn-astrid", [
+    patient(p, "1943-04-12", "female"),
+    condition("c1", p, "G20", "Parkinsons sykdom", "2016-09-01"),
+    condition("c2", p, "I48", "Atrieflimmer", "2020-02-01"),
+    encounter("e1", p, "IMP", "finished", "2024-02-03", "2024-02-10",
+              org=("nevro", "Nevrologisk sengepost")),
+    encounter("e2", p, "IMP", "finished", "2024-03-01", "2024-03-04",
+              org=("med", "Medisinsk sengepost")),
+    encounter("e3", p, "IMP", "finished", "2024-09-20", "2024-09-25",
+              org=("nevro", "Nevrologisk sengepost")),
+    encounter("e4", p, "AMB", "finished", "2024-06-11", "2024-06-11",
+              org=("nevro-pol", "Nevrologisk poliklinikk")),
+    encounter("e5", p, "AMB", "finished", "2024-10-02", "2024-10-02",
+              org=("fysio", "Fysioterapi")),
+    encounter("e6", p, "AMB", "cancelled", "2024-10-20", org=("oye", "Øyepoliklinikken")),
+    encounter("e7", p, "AMB", "finished", "2023-08-01", "2023-08-01",
+              org=("nevro-pol", "Nevrologisk poliklinikk")),
+    careteam("ct1", p, ["Fastlege", "Hjemmesykepleie"]),
+]))
+
+# Nils (BUK nephrology): 9 years old, chronic kidney disease stage 5, no coordinator yet.
+p = "syn-nils"
+write("buk-nils.bundle.json", bundle("syn-nils", [
+    patient(p, "2015-02-14", "male"),
+    condition("c1", p, "N18.4", "Kronisk nyresykdom, stadium 4", "2021-03-01",
+              clinical="inactive"),
+    condition("c2", p, "N18.5", "Kronisk nyresykdom, stadium 5", "2024-05-02"),
+    episode("eoc1", p, "active", "2021-03-01", "2027-03-01"),
+    encounter("e1", p, "AMB", "finished", "2024-09-03", "2024-09-03",
+              org=("buk-nefro", "BUK, seksjon for nefrologi")),
+    encounter("e2", p, "AMB", "finished", "2024-10-15", "2024-10-15",
+              org=("buk-ernaering", "BUK, ernæringspoliklinikk")),
+    encounter("e3", p, "IMP", "finished", "2024-08-01", "2024-08-06",
+              org=("buk-med", "BUK, medisinsk sengepost")),
+    careteam("ct1", p, ["Behandlingsansvarlig lege", "Kontaktsykepleier"]),
+    referral("sr1", p, "active", "2024-10-20"),
+]))

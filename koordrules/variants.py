@@ -167,11 +167,12 @@ class _Builder:
         """Where ``section`` (``parameters``, ``outcomes`` …) is in the base file."""
         return str(self.base_file.doc.key_span((section,)))
 
-    def not_in_base(self, kind: str, name: str, known: Iterable[str], section: str) -> str:
+    def not_in_base(self, kind: str, name: str, known: Iterable[str], section: str,
+                    more: str = "") -> str:
         close = difflib.get_close_matches(name, list(known), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return (f"{kind} {name!r} is not in the base {self.base.key} "
-                f"({self.base_where(section)}){hint}")
+                f"({self.base_where(section)}){more}{hint}")
 
     # -- sections ----------------------------------------------------------------------------
 
@@ -278,13 +279,13 @@ class _Builder:
             return [*rules[:place], rule, *rules[place:]], otherwise
         if spec.when is None:
             self.error("unknown_base_outcome", self.not_in_base(
-                "outcome", spec.id, [*ids, otherwise.id], "outcomes")
-                + ": a new outcome needs 'when' and 'title'", span)
+                "outcome", spec.id, [*ids, otherwise.id], "outcomes",
+                "; a new outcome needs 'when' and 'title'"), span)
             return rules, otherwise
         if spec.title is None:
             self.error("schema_error", self.not_in_base(
-                "outcome", spec.id, [*ids, otherwise.id], "outcomes")
-                + ": a new outcome needs a title", span)
+                "outcome", spec.id, [*ids, otherwise.id], "outcomes",
+                "; a new outcome needs a title"), span)
             return rules, otherwise
         expr, problems = parse_at(spec.when, self.doc, (*path, "when"))
         self.problems += problems
@@ -373,14 +374,14 @@ class _Builder:
         for name in spec.parameters:
             if name not in base_params and name not in used:
                 self.error("not_in_base", self.not_in_base(
-                    "parameter", name, base_params, "parameters")
-                    + ", and nothing uses it", self.doc.key_span(("parameters", name)))
+                    "parameter", name, base_params, "parameters", ", and nothing uses it"),
+                    self.doc.key_span(("parameters", name)))
         base_criteria = [c.name for c in self.base.criteria]
         for name in spec.criteria:
             if name not in base_criteria and name not in used:
                 self.error("not_in_base", self.not_in_base(
-                    "criterion", name, base_criteria, "criteria")
-                    + ", and nothing uses it", self.doc.key_span(("criteria", name)))
+                    "criterion", name, base_criteria, "criteria", ", and nothing uses it"),
+                    self.doc.key_span(("criteria", name)))
 
 
 def resolve(setfile: SetFile, base: ast.CriteriaSet, base_file: SetFile, *,

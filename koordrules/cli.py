@@ -178,6 +178,16 @@ def _under(path: str | None, root: Path) -> bool:
     return True
 
 
+def _catalog_root(path: Path) -> Path:
+    """A folder's own catalogue; for a file, the nearest folder above it with a lock file
+    (else the file's folder), so that variants find their bases."""
+    if path.is_dir():
+        return path
+    from koordrules.lock import LOCK_NAME
+
+    return next((p for p in path.resolve().parents if (p / LOCK_NAME).is_file()), path.parent)
+
+
 def _cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from koordrules.cases import case_files, render_failure, run_suite
     from koordrules.resources import criteria_dir
@@ -186,7 +196,7 @@ def _cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not root.exists():
         print(f"{root}: io_error: no such file or directory", file=err)
         return EXIT_PROBLEMS
-    catalog_root = Path(args.catalog) if args.catalog else (root if root.is_dir() else root.parent)
+    catalog_root = Path(args.catalog) if args.catalog else _catalog_root(root)
     catalog = Catalog.scan(catalog_root)
     broken = [d for d in catalog.diagnostics if d.severity == "error"]
     for d in broken:
@@ -447,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", metavar="PATH",
                    help="directory or case file (default: the shipped catalogue)")
     p.add_argument("--catalog", metavar="DIR",
-                   help="catalogue the cases run against (default: PATH, or its folder)")
+                   help="catalogue the cases run against (default: PATH; for a file, the "
+                        "nearest folder above it with a criteria.lock)")
     p.add_argument("--coverage", action="store_true",
                    help="report, per set, the criterion values and outcomes the cases reach")
     p.add_argument("--require-full-coverage", action="store_true",

@@ -213,6 +213,11 @@ def _run(cs: ast.CriteriaSet, record: Mapping[str, Any], strict: bool) -> Result
         return ex
 
 
+def _ident(record: Mapping[str, Any], field: str | None) -> str | None:
+    value = record.get(field) if field is not None else None
+    return None if value is None or value == "" else str(value)
+
+
 def _label(record: Mapping[str, Any], field: str | None) -> str | None:
     if field is None:
         return None
@@ -283,7 +288,7 @@ def diff(
     changed: list[ChangedRecord] = []
     problems: list[RecordProblem] = []
     for number, record in enumerate(records, start=1):
-        rid = _label(record, id_field)
+        rid = _ident(record, id_field)
         a, b = _run(old, record, strict), _run(new, record, strict)
         if not isinstance(a, Result) or not isinstance(b, Result):
             bad = a if isinstance(a, KoordError) else b
@@ -332,7 +337,7 @@ def summarize(
     for number, record in enumerate(records, start=1):
         result = _run(cs, record, strict)
         if isinstance(result, KoordError):
-            problems.append(RecordProblem(record=number, id=_label(record, id_field),
+            problems.append(RecordProblem(record=number, id=_ident(record, id_field),
                                           side="old", code=result.code,
                                           message=result.message))
             continue

@@ -20,7 +20,7 @@ from koordrules.cases import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_DIR = ROOT / "criteria" / "helse-vest"
+SHIPPED = ROOT / "criteria" / "helse-vest"
 
 HEAD = "set: helse-vest/anbefaling-3@1.0.0\ncases:\n"
 LIKELY = """\
@@ -32,8 +32,17 @@ LIKELY = """\
 
 
 @pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(SHIPPED_DIR)
+def shipped_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Anbefaling 3 and its case file, alone in a folder."""
+    folder = tmp_path_factory.mktemp("a3")
+    for name in ("anbefaling-3.yaml", "anbefaling-3.cases.yaml"):
+        shutil.copyfile(SHIPPED / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def catalog(shipped_dir: Path) -> Catalog:
+    return Catalog.load(shipped_dir)
 
 
 def problems(text: str, catalog: Catalog) -> list[str]:
@@ -43,8 +52,8 @@ def problems(text: str, catalog: Catalog) -> list[str]:
     return [str(d) for d in info.value.diagnostics]
 
 
-def test_shipped_cases_pass_with_full_coverage(catalog: Catalog) -> None:
-    suite = run_suite(catalog, case_files(SHIPPED_DIR))
+def test_shipped_cases_pass_with_full_coverage(catalog: Catalog, shipped_dir: Path) -> None:
+    suite = run_suite(catalog, case_files(shipped_dir))
     assert suite.diagnostics == []
     assert len(suite.results) >= 8
     assert suite.failures == []
@@ -184,8 +193,8 @@ def test_case_file_errors_do_not_stop_other_files(tmp_path: Path, catalog: Catal
     assert suite.diagnostics[0].file.endswith("b.cases.yaml")
 
 
-def test_case_files_finds_only_case_files(tmp_path: Path) -> None:
-    shutil.copytree(SHIPPED_DIR, tmp_path / "c")
+def test_case_files_finds_only_case_files(tmp_path: Path, shipped_dir: Path) -> None:
+    shutil.copytree(shipped_dir, tmp_path / "c")
     assert [p.name for p in case_files(tmp_path)] == ["anbefaling-3.cases.yaml"]
     assert case_files(tmp_path / "c" / "anbefaling-3.yaml") == []
 

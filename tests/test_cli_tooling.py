@@ -27,8 +27,9 @@ def run(*argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """A copy of the Anbefaling 3 set and its cases, locked."""
-    shutil.copytree(CRITERIA / "helse-vest", tmp_path / "helse-vest",
-                    ignore=shutil.ignore_patterns("*.mapping.yaml"))
+    (tmp_path / "helse-vest").mkdir()
+    for name in ("anbefaling-3.yaml", "anbefaling-3.cases.yaml"):
+        shutil.copyfile(CRITERIA / "helse-vest" / name, tmp_path / "helse-vest" / name)
     code, _, err = run("lock", str(tmp_path))
     assert code == 0, err
     return tmp_path
@@ -55,6 +56,23 @@ def test_test_defaults_to_the_shipped_catalogue() -> None:
     code, _, err = run("test")
     assert code == 0, err
     assert "passed, 0 failed" in err
+
+
+def test_a_single_case_file_runs_against_the_catalogue_of_its_lock(tree: Path) -> None:
+    variant = tree / "variants" / "v.yaml"
+    variant.parent.mkdir()
+    variant.write_text("id: test/v\nversion: 1.0.0\nextends: helse-vest/anbefaling-3@1.0.0\n"
+                       "title: V\nstatus: draft\neffective_from: 2024-01-01\n"
+                       "source: {document: T}\nparameters:\n  long_term_months: {value: 3}\n",
+                       encoding="utf-8")
+    (variant.parent / "v.cases.yaml").write_text(
+        "set: test/v@1.0.0\ncases:\n  - name: four months is long now\n"
+        "    inputs: {expected_followup_months: 4}\n    expect: {outcome: null, "
+        "criteria: {A: true}}\n", encoding="utf-8")
+    code, out, err = run("test", str(variant.parent / "v.cases.yaml"), "--coverage")
+    assert code == 0, out + err
+    assert out.startswith("test/v@1.0.0: ") and "anbefaling-3" not in out
+    assert "1 case(s) in 1 file(s): 1 passed" in err
 
 
 def test_a_failing_case_prints_expected_actual_and_trace_and_exits_one(tree: Path) -> None:
@@ -210,11 +228,19 @@ def test_eval_summary_counts_outcomes_by_group(cohort: Path) -> None:
                     reason="the Førde pilot sets and example cohort are not in the tree yet")
 def test_pilot_two_flags_fewer_patients_than_pilot_one() -> None:
     code, out, err = run("diff", PILOT_OLD, PILOT_NEW, str(COHORT), "--catalog", str(CRITERIA),
-                         "--format", "json", "--id-field", "id")
+                         "--format", "json", "--id-field", "patient", "--by", "unit")
     assert code == 0, err
     data = json.loads(out)
     assert data["new"]["flagged"] < data["old"]["flagged"]
     assert data["changed_records"] and all(c["criteria"] for c in data["changed_records"])
+    assert all(c["id"] for c in data["changed_records"])
+    # 2.0.0 is narrower: nobody goes from not flagged under 1.0.0 to flagged under 2.0.0
+    flagged_old, flagged_new = data["old"]["flagged_outcomes"], data["new"]["flagged_outcomes"]
+    assert not [t for t in data["transitions"] if t["count"] and t["new"] in flagged_new
+                and t["old"] not in flagged_old]
+    code, out, _ = run("diff", PILOT_OLD, PILOT_NEW, str(COHORT), "--catalog", str(CRITERIA),
+                       "--id-field", "patient", "--limit", "3")
+    assert "Changed records (3 of " in out and "more changed record(s) not shown" in out
 
 
 # --- lock, check, explain --result -------------------------------------------------------------

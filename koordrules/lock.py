@@ -1,10 +1,12 @@
 """Version discipline: the lock file, and finding the exact set a stored result used.
 
-``criteria/criteria.lock`` records, for every published ``id@version``, the sha256 of its
-file's content (the canonical JSON of the YAML data: comments and layout do not count) and
-the file it came from. Once a version is locked its content may not change:
+``criteria/criteria.lock`` records, for every published ``id@version``, the sha256 that
+results record (``Result.criteria_set.sha256``: the canonical JSON of the file's YAML data, so
+comments and layout do not count; for a variant, also its base's hash) and the file it came
+from. Once a version is locked its content may not change:
 
-- ``version_not_bumped`` — the file of a locked ``id@version`` changed but its version did not;
+- ``version_not_bumped`` — the content of a locked ``id@version`` changed (its file, or for a
+  variant its base) but its version did not;
 - ``version_reused`` — another file claims a locked ``id@version`` with different content;
 - ``lock_missing`` — a set is not in the lock yet (run ``koordrules lock``);
 - ``lock_stale`` (warning) — a locked version has no file any more, so results stored under
@@ -48,7 +50,7 @@ class LockEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sha256: str = Field(pattern=SHA256_PATTERN)
-    """The content hash of the set file (as in a result's ``criteria_set.sha256``)."""
+    """The set's content hash, as results record it (``criteria_set.sha256``)."""
     file: str
     """The file, relative to the lock's directory (POSIX separators)."""
 
@@ -63,10 +65,12 @@ class LockFile(BaseModel):
 
 @dataclass(frozen=True)
 class Published:
-    """A set file found in the tree: its key, content hash and status."""
+    """A set file found in the tree: its key, content hash and status.
+
+    ``sha256`` is ``None`` for a variant that does not resolve (``check`` reports why)."""
 
     key: str
-    sha256: str
+    sha256: str | None
     file: str
     status: str
     doc: YamlDoc
@@ -82,15 +86,22 @@ def lock_path(root: str | Path) -> Path:
 
 
 def published(root: str | Path) -> list[Published]:
-    """Every set file under ``root`` that parses (files with errors are ``check``'s business)."""
+    """Every set file under ``root`` that parses (files with errors are ``check``'s business),
+    with the hash of the resolved set (what results record)."""
     base = Path(root)
+    resolved = {cs.key: cs for cs in Catalog.scan(base)}
     found = []
     for path in criteria_files(base):
         try:
             setfile = read(path)
         except KoordError:
             continue
-        found.append(Published(setfile.key, setfile.sha256, path.relative_to(base).as_posix(),
+        cs = resolved.get(setfile.key)
+        if cs is not None and cs.file is not None and Path(cs.file).resolve() == path.resolve():
+            sha: str | None = cs.sha256
+        else:  # a duplicate of another file's id@version, or a variant that does not resolve
+            sha = setfile.sha256 if setfile.spec.extends is None else None
+        found.append(Published(setfile.key, sha, path.relative_to(base).as_posix(),
                                setfile.spec.status, setfile.doc))
     return found
 
@@ -118,13 +129,14 @@ def render_lock(lock: LockFile) -> str:
 
 def _violation(p: Published, entry: LockEntry) -> Diagnostic:
     set_id, _, version = p.key.partition("@")
+    now = (p.sha256 or "")[:12]
     if entry.file == p.file:
         hint = ("; a draft may still change: run `koordrules lock` to accept it"
                 if p.status == "draft" else "")
         return Diagnostic(
             "error", "version_not_bumped",
             f"the content of {p.key} changed but its version did not (locked sha256 "
-            f"{entry.sha256[:12]}…, now {p.sha256[:12]}…): give the changed set a new version "
+            f"{entry.sha256[:12]}…, now {now}…): give the changed set a new version "
             f"and a changelog entry{hint}", p.version_span, p.doc.file)
     return Diagnostic(
         "error", "version_reused",
@@ -148,6 +160,8 @@ def verify(root: str | Path) -> list[Diagnostic]:
     for p in published(root):
         keys.add(p.key)
         entry = lock.sets.get(p.key)
+        if p.sha256 is None:
+            continue
         if entry is None:
             problems.append(Diagnostic(
                 "error", "lock_missing",
@@ -188,12 +202,18 @@ def update_lock(root: str | Path, *, force: bool = False) -> LockUpdate:
     refused: list[Diagnostic] = []
     seen: dict[str, Published] = {}
     for p in published(root):
+        if p.sha256 is None:
+            refused.append(Diagnostic(
+                "error", "not_resolved", f"{p.key} does not load (see `koordrules check`), so "
+                "it cannot be locked", p.version_span, p.doc.file))
+            continue
         if p.key in seen and seen[p.key].sha256 != p.sha256:
             refused.append(_violation(p, LockEntry(sha256=seen[p.key].sha256,
                                                    file=seen[p.key].file)))
             continue
         seen[p.key] = p
         entry = entries.get(p.key)
+        assert p.sha256 is not None
         new = LockEntry(sha256=p.sha256, file=p.file)
         if entry is None:
             added.append(p.key)

@@ -115,6 +115,50 @@ def test_reusing_a_version_for_different_content_is_an_error(tree: Path) -> None
     assert "already locked for different content (from vest/a3.yaml)" in d.message
 
 
+VARIANT = """\
+id: test/variant
+version: 1.0.0
+extends: helse-vest/anbefaling-3@^1.0.0
+title: Variant
+status: active
+effective_from: 2024-01-01
+source: {document: Test}
+parameters:
+  min_units_involved: {value: 3}
+"""
+
+
+def test_a_variant_is_locked_with_the_hash_its_results_record(tree: Path) -> None:
+    (tree / "vest" / "variant.yaml").write_text(VARIANT, encoding="utf-8")
+    assert codes(tree) == ["lock_missing"]
+    assert update_lock(tree).added == ["test/variant@1.0.0"]
+    lock, _ = read_lock(tree / LOCK_NAME)
+    variant = Catalog.load(tree).get("test/variant@1.0.0")
+    assert lock.sets["test/variant@1.0.0"].sha256 == evaluate(variant, {}).criteria_set.sha256
+
+
+def test_a_base_change_that_alters_a_variant_needs_a_new_variant_version(tree: Path) -> None:
+    (tree / "vest" / "variant.yaml").write_text(VARIANT, encoding="utf-8")
+    update_lock(tree)
+    newer = tree / "vest" / "a3-1.1.yaml"
+    newer.write_text(SHIPPED.read_text(encoding="utf-8").replace("version: 1.0.0",
+                                                                 "version: 1.1.0"),
+                     encoding="utf-8")
+    edit(newer, "    value: 6\n", "    value: 9\n")
+    found = verify(tree)
+    assert [(d.code, d.file) for d in found] == [
+        ("lock_missing", str(newer)),
+        ("version_not_bumped", str(tree / "vest" / "variant.yaml"))]
+
+
+def test_a_variant_that_does_not_resolve_is_left_to_check(tree: Path) -> None:
+    (tree / "vest" / "variant.yaml").write_text(
+        VARIANT.replace("@^1.0.0", "@^7.0.0"), encoding="utf-8")
+    assert verify(tree) == []
+    update = update_lock(tree)
+    assert [d.code for d in update.refused] == ["not_resolved"] and not update.written
+
+
 def test_a_malformed_lock_is_reported_with_a_position(tree: Path) -> None:
     (tree / LOCK_NAME).write_text('sets:\n  "x@1.0.0": {sha256: "nothex", file: f}\n',
                                   encoding="utf-8")

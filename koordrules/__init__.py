@@ -13,6 +13,8 @@ from koordrules.errors import (
     Diagnostic,
     EvalError,
     InputError,
+from koordrules.compiler import Outcome, Program
+from koordrules.compiler import compile_set as compile
     KoordError,
     LoadError,
     ParseError,
@@ -49,10 +51,13 @@ __all__ = (
     "Trace",
     "TraceNode",
     "TypeCheckError",
+    "Outcome",
     "__version__",
     "diff",
     "evaluate",
+    "Program",
     "load",
     "load_text",
     "parse_expression",
 )
+    "compile",

@@ -66,14 +66,26 @@ def evaluate(
     trace: bool = True,
     redact: bool = False,
     ignore: frozenset[str] = frozenset(),
+    reference: bool = False,
 ) -> Result:
-    """Evaluate ``record`` under ``cs`` with the reference interpreter.
+    """Evaluate ``record`` under ``cs``.
 
     Raises :class:`~koordrules.errors.InputError` for a record that does not match the declared
     inputs (with ``strict=False``: the bad values become unknown and ``warnings`` says so).
     ``redact=True`` leaves input values out of the trace. Keys in ``ignore`` are not inputs
     (a record id, a grouping field) and are skipped.
+
+    The set is compiled once (:func:`koordrules.compile`) and the compiled program gives the
+    result; ``reference=True`` uses the reference interpreter instead (the two agree:
+    tests/test_compiler.py).
     """
+    if not reference:
+        from koordrules.compiler import compiled_or_none
+
+        program = compiled_or_none(cs)
+        if program is not None:
+            return program.evaluate(record, strict=strict, trace=trace, redact=redact,
+                                    ignore=ignore)
     inputs, warnings = validate_record(cs, record, strict=strict, ignore=ignore)
     tracer = BufferTracer(redact=redact) if trace else None
     interpreter = Interpreter(cs, inputs, tracer=tracer) if tracer else Interpreter(cs, inputs)

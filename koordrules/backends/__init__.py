@@ -1,0 +1,154 @@
+"""Cohort evaluation: a criteria set over many records at once, outcome-only.
+
+``evaluate_batch(program, data, backend=...)`` (or ``Program.evaluate_batch``) takes
+
+* a list (or any iterable) of record dicts,
+* a polars or pandas DataFrame, or a pyarrow Table,
+* a file path: CSV, JSON / JSON lines (``.json``, ``.jsonl``, ``.ndjson``) or Parquet,
+
+and returns a table with one row per record, in input order: ``outcome`` (the outcome id, or
+null when the data cannot decide it), one column per criterion (true / false / null for
+unknown) and ``missing`` (the inputs that would decide an undecided outcome, a list of
+strings, sorted). The table is a polars DataFrame when polars is installed, else a list of
+dicts with the same keys.
+
+Backends, all giving the reference interpreter's values (tests/test_backends.py):
+
+* ``python`` — the compiled single-record path (:mod:`koordrules.compiler`), no extra
+  dependency;
+* ``polars`` — the set compiled to polars expressions, Kleene logic on nulls (extra
+  ``koordrules[polars]``);
+* ``duckdb`` — the set compiled to one SQL query (through sqlglot), run on embedded DuckDB
+  (extra ``koordrules[duckdb]``). :func:`koordrules.backends.sql.to_sql` gives the query for
+  DuckDB, Spark SQL or PostgreSQL.
+
+Records are validated as :func:`koordrules.evaluate` validates them: with ``strict=True`` an
+invalid record raises :class:`~koordrules.errors.InputError`; with ``strict=False`` the bad
+values count as unknown. Columns that are not inputs are errors unless named in ``ignore``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from koordrules import ast
+from koordrules.errors import InputError, KoordError
+
+if TYPE_CHECKING:
+    from koordrules.compiler import Program
+
+Table: TypeAlias = Any
+"""A polars DataFrame (polars installed) or a list of dicts."""
+
+BACKENDS = ("python", "polars", "duckdb")
+FILE_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
+
+
+class UnsupportedError(KoordError):
+    """The set uses a construct this backend cannot express (use the python backend)."""
+
+    code = "unsupported"
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional dependency, or raise :class:`KoordError` naming the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as ex:
+        raise KoordError(f"this needs {module}: pip install 'koordrules[{extra}]'",
+                         code="missing_dependency") from ex
+
+
+def has(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def kind_of(data: Any) -> str:
+    """``records``, ``polars``, ``pandas``, ``arrow`` or ``file``."""
+    if isinstance(data, str | Path):
+        return "file"
+    module = type(data).__module__
+    if module.startswith("polars"):
+        return "polars"
+    if module.startswith("pandas"):
+        return "pandas"
+    if module.startswith("pyarrow"):
+        return "arrow"
+    return "records"
+
+
+def _file_records(path: Path, cs: ast.CriteriaSet, strict: bool) -> Iterator[dict[str, Any]]:
+    if path.suffix.lower() == ".parquet":
+        pq = require("pyarrow.parquet", "polars")
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
+            yield from batch.to_pylist()
+        return
+    from koordrules.records import read_records
+
+    for number, record in read_records(path, cs, strict=strict):
+        if isinstance(record, KoordError):
+            raise InputError(f"record {number}: {record.message}", file=str(path),
+                             code=record.code)
+        yield record
+
+
+def iter_records(data: Any, cs: ast.CriteriaSet, *, strict: bool = True
+                 ) -> Iterator[Mapping[str, Any]]:
+    """The records of ``data`` one at a time (files and tables are read in batches, so a
+    large cohort is never held as dicts). Table nulls become ``None``."""
+    kind = kind_of(data)
+    if kind == "file":
+        yield from _file_records(Path(data), cs, strict)
+    elif kind == "polars":
+        for frame in data.iter_slices(65536):
+            yield from frame.iter_rows(named=True)
+    elif kind == "pandas":
+        pa = require("pyarrow", "polars")
+        yield from iter_records(pa.Table.from_pandas(data, preserve_index=False), cs)
+    elif kind == "arrow":
+        for batch in data.to_batches(max_chunksize=65536):
+            yield from batch.to_pylist()
+    else:
+        if isinstance(data, Mapping):
+            raise InputError("a cohort is a list of records, not one record",
+                             code="bad_record")
+        yield from data
+
+
+def rows_to_table(columns: dict[str, list[Any]], criteria: Iterable[str]) -> Table:
+    """The result columns as a polars DataFrame, or a list of dicts without polars."""
+    if has("polars"):
+        import polars as pl
+
+        schema: dict[str, Any] = {"outcome": pl.String}
+        schema.update({c: pl.Boolean for c in criteria})
+        schema["missing"] = pl.List(pl.String)
+        return pl.DataFrame(columns, schema=schema)
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def evaluate_batch(program: Program, data: Any, *, backend: str = "python",
+                   strict: bool = True, ignore: frozenset[str] = frozenset()) -> Table:
+    """Evaluate every record of ``data`` with ``backend``; see the module docstring."""
+    if backend == "python":
+        from koordrules.backends.python import evaluate
+
+        return evaluate(program, data, strict=strict, ignore=ignore)
+    if backend == "polars":
+        from koordrules.backends.polars import evaluate as evaluate_polars
+
+        return evaluate_polars(program, data, strict=strict, ignore=ignore)
+    if backend == "duckdb":
+        from koordrules.backends.duckdb import evaluate as evaluate_duckdb
+
+        return evaluate_duckdb(program, data, strict=strict, ignore=ignore)
+    raise KoordError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}",
+                     code="unknown_backend")

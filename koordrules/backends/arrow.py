@@ -1,0 +1,209 @@
+"""A cohort as an Arrow table with one validated column per declared input.
+
+Used by the polars and DuckDB backends. Records (dicts, CSV and JSON files) are validated one by
+one with the compiled validator, which is :func:`koordrules.inputs.validate_record`'s check;
+tables (polars, pandas, Arrow, Parquet) are validated column-wise with the same rules: the
+column's type must fit the declared type (an integer input needs an integer column, a date input
+a date column or ``YYYY-MM-DD`` text), values must lie in ``min``/``max``, be finite, belong to
+the enum's values, and columns that are not inputs are errors unless ignored. With
+``strict=False`` a bad value (or a whole column of the wrong type) becomes null.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from koordrules import ast
+from koordrules.backends import iter_records, kind_of, require
+from koordrules.errors import InputError
+from koordrules.inputs import MAX_KEYS, MAX_LIST, MAX_STRING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from koordrules.compiler import Program
+
+
+def arrow_type(pa: Any, kind: str) -> Any:
+    return {
+        "boolean": pa.bool_(),
+        "integer": pa.int64(),
+        "number": pa.float64(),
+        "string": pa.string(),
+        "enum": pa.string(),
+        "date": pa.date32(),
+    }[kind]
+
+
+def input_type(pa: Any, decl: ast.InputDecl) -> Any:
+    if decl.type == "list":
+        return pa.list_(arrow_type(pa, decl.items or "string"))
+    return arrow_type(pa, decl.type)
+
+
+def prepare(program: Program, data: Any, *, strict: bool = True,
+            ignore: frozenset[str] = frozenset()) -> pa.Table:
+    """``data`` as an Arrow table of the set's inputs, validated (see the module docstring)."""
+    pa = require("pyarrow", "polars")
+    kind = kind_of(data)
+    if kind == "file" and Path(data).suffix.lower() == ".parquet":
+        pq = require("pyarrow.parquet", "polars")
+        return validate_table(program, pq.read_table(data), strict=strict, ignore=ignore)
+    if kind == "polars":
+        return validate_table(program, data.to_arrow(), strict=strict, ignore=ignore)
+    if kind == "pandas":
+        table = pa.Table.from_pandas(data, preserve_index=False)
+        return validate_table(program, table, strict=strict, ignore=ignore)
+    if kind == "arrow":
+        return validate_table(program, data, strict=strict, ignore=ignore)
+    names = program.input_names
+    columns: list[list[Any]] = [[] for _ in names]
+    adders = [c.append for c in columns]
+    inputs = program.inputs
+    for record in iter_records(data, program.criteria_set, strict=strict):
+        xs, _ = inputs(record, strict=strict, ignore=ignore)
+        for add, x in zip(adders, xs, strict=True):
+            add(x)
+    decls = program.criteria_set.inputs
+    arrays = [pa.array([_plain(v) for v in col] if d.type == "list" else col,
+                       type=input_type(pa, d))
+              for d, col in zip(decls, columns, strict=True)]
+    return pa.Table.from_arrays(arrays, names=list(names))
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _bad(message: str, row: int | None = None) -> InputError:
+    where = f" (row {row + 1})" if row is not None else ""
+    return InputError(message + where, code="bad_input_value")
+
+
+def validate_table(program: Program, table: pa.Table, *, strict: bool = True,
+                   ignore: frozenset[str] = frozenset()) -> pa.Table:
+    """Check and normalise a table's columns against the declared inputs."""
+    pa = require("pyarrow", "polars")
+    pc = require("pyarrow.compute", "polars")
+    cs = program.criteria_set
+    if table.num_columns > MAX_KEYS:
+        raise InputError(f"the table has more than {MAX_KEYS} columns", code="too_large")
+    declared = {d.name for d in cs.inputs}
+    for name in table.column_names:
+        if name in ignore or name in declared:
+            continue
+        if strict:
+            raise InputError(f"{name!r} is not an input of {cs.key}", code="unknown_input")
+    arrays = []
+    for decl in cs.inputs:
+        target = input_type(pa, decl)
+        if decl.name in table.column_names and decl.name not in ignore:
+            column = table.column(decl.name).combine_chunks()
+            column = _typed(pa, pc, decl, column, target, strict)
+            column = _values(pa, pc, decl, column, strict)
+        else:
+            column = pa.nulls(table.num_rows, type=target)
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, names=[d.name for d in cs.inputs])
+
+
+def _fits(pa: Any, kind: str, t: Any) -> bool:
+    types = pa.types
+    if types.is_null(t):
+        return True
+    if types.is_dictionary(t):
+        t = t.value_type
+    if kind == "boolean":
+        return bool(types.is_boolean(t))
+    if kind == "integer":
+        return bool(types.is_integer(t))
+    if kind == "number":
+        return bool(types.is_integer(t) or types.is_floating(t))
+    if kind in ("string", "enum"):
+        return bool(types.is_string(t) or types.is_large_string(t))
+    if kind == "date":
+        return bool(types.is_date(t) or types.is_string(t) or types.is_large_string(t))
+    return False
+
+
+def _typed(pa: Any, pc: Any, decl: ast.InputDecl, column: Any, target: Any,
+           strict: bool) -> Any:
+    t = column.type
+    kind = decl.type
+    ok = _fits(pa, kind, t)
+    if kind == "list":
+        ok = ((pa.types.is_list(t) or pa.types.is_large_list(t)) and _fits(
+            pa, decl.items or "string", t.value_type)) or pa.types.is_null(t)
+    if not ok:
+        if strict:
+            raise _bad(f"input {decl.name!r} must be {kind}, got a column of type {t}")
+        return pa.nulls(len(column), type=target)
+    if pa.types.is_dictionary(t):
+        column = column.dictionary_decode()
+    if kind == "date" and (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        text = column.cast(pa.string())
+        parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+        wrong = pc.or_(pc.and_(pc.is_valid(text), pc.is_null(parsed)),
+                       pc.and_(pc.is_valid(text), pc.not_equal(pc.utf8_length(text), 10)))
+        column = _reject(pa, pc, decl, parsed.cast(pa.date32()), wrong,
+                         "must be a date (YYYY-MM-DD)", strict)
+    return column.cast(target)
+
+
+def _reject(pa: Any, pc: Any, decl: ast.InputDecl, column: Any, wrong: Any, reason: str,
+            strict: bool) -> Any:
+    wrong = pc.fill_null(wrong, False)
+    if not pc.any(wrong).as_py():
+        return column
+    if strict:
+        row = pc.index(wrong, True).as_py()
+        raise _bad(f"input {decl.name!r} {reason}", row)
+    return pc.if_else(wrong, pa.scalar(None, type=column.type), column)
+
+
+def _values(pa: Any, pc: Any, decl: ast.InputDecl, column: Any, strict: bool) -> Any:
+    kind = decl.items if decl.type == "list" else decl.type
+    if decl.type == "list":
+        lengths = pc.list_value_length(column)
+        column = _reject(pa, pc, decl, column, pc.greater(lengths, MAX_LIST),
+                         f"has more than {MAX_LIST} items", strict)
+        flat = pc.list_flatten(column)
+        parents = pc.list_parent_indices(column)
+        wrong = _scalar_wrong(pa, pc, decl, kind or "string", flat)
+        if wrong is not None:
+            bad_parents = pc.filter(parents, pc.fill_null(wrong[0], False))
+            mask = pc.is_in(pa.array(range(len(column)), type=parents.type),
+                            value_set=bad_parents)
+            column = _reject(pa, pc, decl, column, mask, wrong[1], strict)
+        return column
+    wrong = _scalar_wrong(pa, pc, decl, kind or "string", column)
+    while wrong is not None:
+        column = _reject(pa, pc, decl, column, wrong[0], wrong[1], strict)
+        wrong = _scalar_wrong(pa, pc, decl, kind or "string", column)
+    return column
+
+
+def _scalar_wrong(pa: Any, pc: Any, decl: ast.InputDecl, kind: str,
+                  column: Any) -> tuple[Any, str] | None:
+    """The first rule some value breaks: (mask, reason), or ``None``."""
+    checks: list[tuple[Any, str]] = []
+    if kind in ("integer", "number"):
+        if pa.types.is_floating(column.type):
+            checks.append((pc.invert(pc.is_finite(column)), "must be a finite number"))
+        if decl.min is not None:
+            checks.append((pc.less(column, decl.min), f"must be at least {decl.min:g}"))
+        if decl.max is not None:
+            checks.append((pc.greater(column, decl.max), f"must be at most {decl.max:g}"))
+    elif kind in ("string", "enum"):
+        checks.append((pc.greater(pc.utf8_length(column), MAX_STRING),
+                       f"is longer than {MAX_STRING} characters"))
+        if kind == "enum":
+            allowed = pa.array(list(decl.values or ()), type=pa.string())
+            checks.append((pc.invert(pc.is_in(column, value_set=allowed)),
+                           "must be one of " + ", ".join(decl.values or ())))
+    for mask, reason in checks:
+        mask = pc.and_(pc.fill_null(mask, False), pc.is_valid(column))
+        if pc.any(mask).as_py():
+            return mask, reason
+    return None

@@ -1,0 +1,41 @@
+"""The ``duckdb`` cohort backend: the set's SQL query (:mod:`koordrules.backends.sql`) run on
+an embedded, in-memory DuckDB over the validated Arrow table. Needs ``koordrules[duckdb]``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from koordrules.backends import Table, has, require
+from koordrules.backends.sql import to_sql
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from koordrules.compiler import Program
+
+
+def run(program: Program, table: pa.Table) -> pa.Table:
+    """Run the set's query over an Arrow table of validated inputs; an Arrow table back."""
+    duckdb = require("duckdb", "duckdb")
+    sql = to_sql(program.criteria_set, dialect="duckdb", table="records", pretty=False)
+    with duckdb.connect() as con:
+        con.register("records", table)
+        result: pa.Table = con.sql(sql).to_arrow_table()
+    return result
+
+
+def evaluate(program: Program, data: Any, *, strict: bool = True,
+             ignore: frozenset[str] = frozenset()) -> Table:
+    """One row per record (see :mod:`koordrules.backends`)."""
+    from koordrules.backends.arrow import prepare
+
+    result = run(program, prepare(program, data, strict=strict, ignore=ignore))
+    if has("polars"):
+        import polars as pl
+
+        frame = pl.from_arrow(result)
+        schema: dict[str, Any] = {"outcome": pl.String}
+        schema.update({c: pl.Boolean for c in program.criteria_names})
+        schema["missing"] = pl.List(pl.String)
+        return frame.cast(schema)  # type: ignore[arg-type]
+    return result.to_pylist()

@@ -1,0 +1,165 @@
+"""The ``polars`` cohort backend: the set compiled to polars expressions.
+
+polars' ``&``, ``|`` and ``~`` are Kleene's on nulls and comparisons with a null are null, so
+the lowered expressions (:mod:`koordrules.backends.lower`) compute the interpreter's values
+directly, over the whole table. Each criterion is a column, computed in dependency order;
+then the rules, the outcome and ``missing``. Needs ``koordrules[polars]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import operator
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from koordrules import ast
+from koordrules.backends import Table, require
+from koordrules.backends.lower import Lowered, Ops, lower
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from koordrules.compiler import Program
+
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge}
+PREFIX = "__koordrules_"
+
+
+class PolarsOps(Ops[Any]):
+    def __init__(self) -> None:
+        self.pl = require("polars", "polars")
+
+    def lit(self, value: Any) -> Any:
+        pl = self.pl
+        if isinstance(value, bool):
+            return pl.lit(value, dtype=pl.Boolean)
+        if isinstance(value, str):
+            return pl.lit(value, dtype=pl.String)
+        if isinstance(value, dt.date):
+            return pl.lit(value, dtype=pl.Date)
+        if isinstance(value, int):
+            return pl.lit(value, dtype=pl.Int64)
+        if isinstance(value, float):
+            return pl.lit(value, dtype=pl.Float64)
+        return pl.lit(value)
+
+    def null(self) -> Any:
+        return self.pl.lit(None)
+
+    def col(self, name: str) -> Any:
+        return self.pl.col(name)
+
+    def criterion(self, index: int) -> Any:
+        return self.pl.col(f"{PREFIX}c{index}")
+
+    def rule(self, index: int) -> Any:
+        return self.pl.col(f"{PREFIX}r{index}")
+
+    def is_null(self, e: pl.Expr) -> Any:
+        return e.is_null()
+
+    def not_(self, e: pl.Expr) -> Any:
+        return ~e
+
+    def and_(self, es: Sequence[pl.Expr]) -> Any:
+        return functools.reduce(operator.and_, es)
+
+    def or_(self, es: Sequence[pl.Expr]) -> Any:
+        return functools.reduce(operator.or_, es)
+
+    def compare(self, op: str, a: pl.Expr, b: pl.Expr) -> Any:
+        return _COMPARE[op](a, b)
+
+    def arith(self, op: str, a: pl.Expr, b: pl.Expr) -> Any:
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        return self.pl.when(b == 0).then(None).otherwise(a / b)
+
+    def neg(self, e: pl.Expr) -> Any:
+        return -e
+
+    def to_float(self, e: pl.Expr) -> Any:
+        return e.cast(self.pl.Float64)
+
+    def when(self, cases: Sequence[tuple[pl.Expr, pl.Expr]], otherwise: pl.Expr) -> Any:
+        pl = self.pl
+        chain: Any = pl
+        for condition, value in cases:
+            chain = chain.when(condition).then(value)
+        return chain.otherwise(otherwise)
+
+    def count_true(self, es: Sequence[pl.Expr]) -> Any:
+        pl = self.pl
+        return pl.sum_horizontal([e.fill_null(False).cast(pl.Int64) for e in es])
+
+    def coalesce(self, es: Sequence[pl.Expr]) -> Any:
+        return self.pl.coalesce(es)
+
+    def date_diff_days(self, a: pl.Expr, b: pl.Expr) -> Any:
+        return (a - b).dt.total_days()
+
+    def add_months(self, d: pl.Expr, months: int) -> Any:
+        return d.dt.offset_by(f"{months}mo")
+
+    def add_days(self, d: pl.Expr, days: pl.Expr) -> Any:
+        return d + self.pl.duration(days=days)
+
+    def list_contains(self, lst: pl.Expr, item: pl.Expr) -> Any:
+        return lst.list.contains(item)
+
+    def list_has_null(self, lst: pl.Expr) -> Any:
+        return lst.list.eval(self.pl.element().is_null()).list.any()
+
+    def list_len(self, lst: pl.Expr) -> Any:
+        return lst.list.len()
+
+    def names(self, flags: Sequence[tuple[pl.Expr, str]]) -> Any:
+        pl = self.pl
+        items = [pl.when(flag).then(pl.lit(name, dtype=pl.String)) for flag, name in flags]
+        if not items:
+            items = [pl.lit(None, dtype=pl.String)]
+        return pl.concat_list(items).list.drop_nulls()
+
+
+@functools.lru_cache(maxsize=64)
+def _lowered(cs: ast.CriteriaSet) -> Lowered[Any]:
+    return lower(cs, PolarsOps())
+
+
+def expressions(cs: ast.CriteriaSet) -> Lowered[Any]:
+    """The set as polars expressions (cached per set)."""
+    return _lowered(cs)
+
+
+def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Evaluate a frame that has one validated column per input (see
+    :func:`koordrules.backends.arrow.prepare`)."""
+    pl = require("polars", "polars")
+    lowered = expressions(cs)
+    lf = frame.lazy()
+    for i, _, expr in lowered.criteria:
+        lf = lf.with_columns(expr.alias(f"{PREFIX}c{i}"))
+    lf = lf.with_columns([r.alias(f"{PREFIX}r{j}") for j, r in enumerate(lowered.rules)])
+    columns = [lowered.outcome.cast(pl.String).alias("outcome")]
+    columns += [pl.col(f"{PREFIX}c{i}").cast(pl.Boolean).alias(c.name)
+                for i, c in enumerate(cs.criteria)]
+    columns.append(lowered.missing.cast(pl.List(pl.String)).alias("missing"))
+    return lf.select(columns).collect()
+
+
+def evaluate(program: Program, data: Any, *, strict: bool = True,
+             ignore: frozenset[str] = frozenset()) -> Table:
+    """One row per record (see :mod:`koordrules.backends`)."""
+    from koordrules.backends.arrow import prepare
+
+    pl = require("polars", "polars")
+    table = prepare(program, data, strict=strict, ignore=ignore)
+    frame = pl.from_arrow(table)
+    return evaluate_frame(program.criteria_set, frame)

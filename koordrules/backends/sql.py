@@ -1,0 +1,226 @@
+"""The set as one SQL query, built as a sqlglot syntax tree and printed for a dialect.
+
+SQL's ``AND``/``OR``/``NOT`` are Kleene's and comparisons with ``NULL`` are ``NULL``, so the
+lowered expressions (:mod:`koordrules.backends.lower`) are the interpreter's logic. The query
+reads a table with one column per input and returns, per row, ``outcome``, one column per
+criterion and ``missing`` (an array of input names):
+
+    WITH stage_1 AS (SELECT *, <criteria with no dependencies> FROM records),
+         stage_2 AS (SELECT *, <criteria using stage 1> FROM stage_1), ...,
+         rules AS (SELECT *, <rule conditions> FROM stage_n)
+    SELECT CASE ... END AS outcome, ... AS "A", ..., FILTER(ARRAY(...)) AS missing FROM rules
+
+Names are quoted identifiers and values are literals of the syntax tree; no text from the
+criteria file is pasted into the query. Dialects: ``duckdb`` (run by
+:mod:`koordrules.backends.duckdb`), ``spark``, ``postgres``. Row order follows the input in
+DuckDB; other engines do not promise it, so carry an id column (``ignore``d) when it matters.
+Text comparisons follow the engine's collation (binary in DuckDB and Spark; set ``C`` collation
+in PostgreSQL for the interpreter's order).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from koordrules import ast
+from koordrules.backends import require
+from koordrules.backends.lower import Ops, lower
+from koordrules.engine import evaluation_order
+
+DIALECTS = ("duckdb", "spark", "postgres")
+PREFIX = "__koordrules_"
+
+E = Any  # sqlglot.exp.Expression
+
+
+class SqlOps(Ops[E]):
+    def __init__(self) -> None:
+        self.exp = require("sqlglot.expressions", "sql")
+
+    def p(self, e: E) -> E:
+        """``e`` in parentheses unless it is atomic."""
+        exp = self.exp
+        if isinstance(e, exp.Column | exp.Literal | exp.Boolean | exp.Null | exp.Paren
+                      | exp.Cast | exp.Func | exp.Case):
+            return e
+        return exp.Paren(this=e)
+
+    def lit(self, value: Any) -> E:
+        exp = self.exp
+        if value is None:
+            return exp.Null()
+        if isinstance(value, bool):
+            return exp.Boolean(this=value)
+        if isinstance(value, str):
+            return exp.Literal.string(value)
+        if isinstance(value, dt.date):
+            return exp.Cast(this=exp.Literal.string(value.isoformat()),
+                            to=exp.DataType.build("DATE"))
+        if isinstance(value, int | float):
+            text = repr(value)
+            if value < 0:
+                return exp.Paren(this=exp.Neg(this=exp.Literal.number(text[1:])))
+            return exp.Literal.number(text)
+        raise TypeError(f"no SQL literal for {type(value).__name__}")  # pragma: no cover
+
+    def null(self) -> E:
+        return self.exp.Null()
+
+    def col(self, name: str) -> E:
+        return self.exp.column(name, quoted=True)
+
+    def criterion(self, index: int) -> E:
+        return self.exp.column(f"{PREFIX}c{index}", quoted=True)
+
+    def rule(self, index: int) -> E:
+        return self.exp.column(f"{PREFIX}r{index}", quoted=True)
+
+    def is_null(self, e: E) -> E:
+        return self.exp.Paren(this=self.exp.Is(this=self.p(e), expression=self.exp.Null()))
+
+    def not_(self, e: E) -> E:
+        return self.exp.Paren(this=self.exp.Not(this=self.p(e)))
+
+    def and_(self, es: Sequence[E]) -> E:
+        if len(es) == 1:
+            return es[0]
+        return self.exp.Paren(this=functools.reduce(
+            lambda a, b: self.exp.And(this=a, expression=b), [self.p(e) for e in es]))
+
+    def or_(self, es: Sequence[E]) -> E:
+        if len(es) == 1:
+            return es[0]
+        return self.exp.Paren(this=functools.reduce(
+            lambda a, b: self.exp.Or(this=a, expression=b), [self.p(e) for e in es]))
+
+    def compare(self, op: str, a: E, b: E) -> E:
+        exp = self.exp
+        cls = {"==": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT,
+               ">=": exp.GTE}[op]
+        return exp.Paren(this=cls(this=self.p(a), expression=self.p(b)))
+
+    def arith(self, op: str, a: E, b: E) -> E:
+        exp = self.exp
+        if op == "/":
+            divisor = exp.Nullif(this=b, expression=exp.Literal.number(0))
+            return exp.Paren(this=exp.Div(this=self.to_float(a), expression=divisor))
+        cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[op]
+        return exp.Paren(this=cls(this=self.p(a), expression=self.p(b)))
+
+    def neg(self, e: E) -> E:
+        return self.exp.Paren(this=self.exp.Neg(this=self.p(e)))
+
+    def to_float(self, e: E) -> E:
+        return self.exp.Cast(this=e, to=self.exp.DataType.build("DOUBLE"))
+
+    def when(self, cases: Sequence[tuple[E, E]], otherwise: E) -> E:
+        exp = self.exp
+        return exp.Case(ifs=[exp.If(this=c, true=v) for c, v in cases], default=otherwise)
+
+    def count_true(self, es: Sequence[E]) -> E:
+        ones = [self.when([(e, self.lit(1))], self.lit(0)) for e in es]
+        return self.exp.Paren(this=functools.reduce(
+            lambda a, b: self.exp.Add(this=a, expression=b), ones))
+
+    def coalesce(self, es: Sequence[E]) -> E:
+        return self.exp.Coalesce(this=es[0], expressions=list(es[1:]))
+
+    def date_diff_days(self, a: E, b: E) -> E:
+        return self.exp.DateDiff(this=a, expression=b, unit=self.exp.var("DAY"))
+
+    def add_months(self, d: E, months: int) -> E:
+        exp = self.exp
+        moved = exp.DateAdd(this=d, expression=self.lit(months), unit=exp.var("MONTH"))
+        return exp.Cast(this=moved, to=exp.DataType.build("DATE"))
+
+    def add_days(self, d: E, days: E) -> E:
+        exp = self.exp
+        moved = exp.DateAdd(this=d, expression=days, unit=exp.var("DAY"))
+        return exp.Cast(this=moved, to=exp.DataType.build("DATE"))
+
+    def list_contains(self, lst: E, item: E) -> E:
+        return self.exp.ArrayContains(this=lst, expression=item)
+
+    def _lambda(self, body: Any) -> E:
+        exp = self.exp
+        v = exp.column("_v")
+        return exp.Lambda(this=body(v), expressions=[exp.to_identifier("_v")])
+
+    def list_has_null(self, lst: E) -> E:
+        exp = self.exp
+        nulls = exp.ArrayFilter(this=lst, expression=self._lambda(lambda v: v.is_(exp.null())))
+        return exp.Paren(this=exp.GT(this=exp.ArraySize(this=nulls),
+                                     expression=exp.Literal.number(0)))
+
+    def list_len(self, lst: E) -> E:
+        return self.exp.ArraySize(this=lst)
+
+    def names(self, flags: Sequence[tuple[E, str]]) -> E:
+        exp = self.exp
+        items = [self.when([(flag, self.lit(name))], exp.Cast(
+            this=exp.Null(), to=exp.DataType.build("VARCHAR"))) for flag, name in flags]
+        if not items:
+            items = [exp.Cast(this=exp.Null(), to=exp.DataType.build("VARCHAR"))]
+        return exp.ArrayFilter(this=exp.Array(expressions=items),
+                               expression=self._lambda(lambda v: exp.Not(
+                                   this=v.is_(exp.null()))))
+
+
+def _levels(cs: ast.CriteriaSet) -> list[list[str]]:
+    """Criteria grouped so each group only uses criteria of earlier groups."""
+    names = {c.name for c in cs.criteria}
+    level: dict[str, int] = {}
+    for c in evaluation_order(cs):
+        deps = ast.names(c.expr) & names
+        level[c.name] = 1 + max((level[d] for d in deps), default=-1)
+    groups: list[list[str]] = [[] for _ in range(1 + max(level.values(), default=-1))]
+    for c in evaluation_order(cs):
+        groups[level[c.name]].append(c.name)
+    return groups
+
+
+@functools.lru_cache(maxsize=64)
+def query(cs: ast.CriteriaSet, table: str = "records") -> Any:
+    """The query as a sqlglot expression (cached per set and table name)."""
+    exp = require("sqlglot.expressions", "sql")
+    ops = SqlOps()
+    lowered = lower(cs, ops)
+    by_name = {name: (i, e) for i, name, e in lowered.criteria}
+    source: Any = exp.table_(table, quoted=True)
+    ctes: list[tuple[str, Any]] = []
+
+    def stage(name: str, columns: list[Any]) -> None:
+        nonlocal source
+        select = exp.select(exp.Star(), *columns).from_(source)
+        ctes.append((name, select))
+        source = exp.table_(name, quoted=True)
+
+    for n, group in enumerate(_levels(cs), start=1):
+        stage(f"{PREFIX}stage_{n}", [
+            exp.alias_(by_name[c][1], f"{PREFIX}c{by_name[c][0]}", quoted=True)
+            for c in group])
+    stage(f"{PREFIX}rules", [exp.alias_(r, f"{PREFIX}r{j}", quoted=True)
+                             for j, r in enumerate(lowered.rules)] or [exp.Null()])
+    columns = [exp.alias_(lowered.outcome, "outcome", quoted=True)]
+    columns += [exp.alias_(ops.criterion(i), c.name, quoted=True)
+                for i, c in enumerate(cs.criteria)]
+    columns.append(exp.alias_(lowered.missing, "missing", quoted=True))
+    select = exp.select(*columns).from_(source)
+    for name, cte in ctes:
+        select = select.with_(name, as_=cte)
+    return select
+
+
+def to_sql(cs: ast.CriteriaSet, *, dialect: str = "duckdb", table: str = "records",
+           pretty: bool = True) -> str:
+    """The set as one SQL query for ``dialect`` (``duckdb``, ``spark`` or ``postgres``)
+    over ``table``, which has one column per input."""
+    if dialect not in DIALECTS:
+        from koordrules.errors import KoordError
+
+        raise KoordError(f"unknown SQL dialect {dialect!r}; use one of {', '.join(DIALECTS)}",
+                         code="unknown_dialect")
+    return str(query(cs, table).sql(dialect=dialect, pretty=pretty))

@@ -1,0 +1,290 @@
+"""Every cohort backend gives the reference interpreter's outcome, criteria and ``missing`` for
+every record: on every shipped set and on a set using the constructs the column engines
+support, over hypothesis cohorts with unknowns; plus the input kinds (dicts, polars, pandas,
+Arrow, CSV, JSON lines, Parquet), validation, the SQL dialects and Spark (when installed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import koordrules
+from koordrules import CriteriaSet, InputError
+from koordrules.backends import UnsupportedError, evaluate_batch, iter_records
+from koordrules.backends.sql import to_sql
+from koordrules.engine import evaluate
+
+pl = pytest.importorskip("polars")
+pa = pytest.importorskip("pyarrow")
+pytest.importorskip("duckdb")
+pytest.importorskip("sqlglot")
+
+from test_compiler import ALL_CONSTRUCTS, HEADER, records  # noqa: E402
+
+VECTOR = HEADER.replace("all-constructs", "vector") + """\
+parameters:
+  limit: {value: 6}
+  start: {value: 2024-01-01}
+  label: {value: "x"}
+  ratio: {value: 0.5}
+inputs:
+  months: {type: number, kind: data, min: 0, max: 1000}
+  units: {type: integer, kind: data, min: 0, max: 50}
+  flag: {type: boolean, kind: data}
+  other: {type: boolean, kind: judgement}
+  seen: {type: date, kind: data}
+  code: {type: string, kind: data}
+  level: {type: enum, kind: data, values: [low, mid, high]}
+  tags: {type: list, kind: data, items: string}
+criteria:
+  P:
+    title: arithmetic
+    when: months * 2 - units / 2 > limit and -months < 0 or months / units >= ratio
+  Q:
+    title: dates
+    when: >-
+      seen + 6 months > start and seen - start >= 30 days or seen < 2020-02-29 + 1 years
+      or seen - 1 months - 2 weeks == start or 2 months + 3 days >= seen - start
+  R:
+    title: membership
+    when: level in ["mid", "high"] and code not in ["a", label] or "t" in tags or units in []
+  S:
+    title: functions
+    when: >-
+      at_least(2, flag, other, P, Q) or is_known(seen) and not any(flag)
+      or count_true(flag, other) >= 1 or coalesce(flag, other, false)
+      or length(tags) > 2 or all(flag, not other) or at_least(1, other)
+      or at_least(units - 49, flag)
+  T:
+    title: nesting
+    when: (P or Q) and (R or not S) and any(P, Q, R) and all(flag)
+outcomes:
+  - id: first
+    title: first
+    when: P and R
+  - id: second
+    title: second
+    when: S or T
+  - id: third
+    title: third
+    when: not Q
+  - id: rest
+    title: rest
+    otherwise: true
+"""
+
+SETS = [*koordrules.Catalog.builtin(), koordrules.load_text(VECTOR, file="vector.yaml")]
+IDS = [cs.key for cs in SETS]
+A3 = koordrules.Catalog.builtin().get("helse-vest/anbefaling-3")
+BACKENDS = ("python", "polars", "duckdb")
+
+
+def reference(cs: CriteriaSet, cohort: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for record in cohort:
+        r = evaluate(cs, record, trace=False, reference=True)
+        rows.append({"outcome": r.outcome, **r.criteria, "missing": list(r.missing)})
+    return rows
+
+
+def rows(table: Any) -> list[dict[str, Any]]:
+    return table.to_dicts() if isinstance(table, pl.DataFrame) else list(table)
+
+
+@pytest.mark.parametrize("cs", SETS, ids=IDS)
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.data_too_large])
+@given(data=st.data())
+def test_every_backend_gives_the_interpreters_rows(cs: CriteriaSet, data: st.DataObject) -> None:
+    cohort = data.draw(st.lists(records(cs), min_size=1, max_size=25))
+    expected = reference(cs, cohort)
+    program = koordrules.compile(cs)
+    for backend in BACKENDS:
+        got = rows(program.evaluate_batch(cohort, backend=backend))
+        assert got == expected, backend
+
+
+def _frame(cs: CriteriaSet, cohort: list[dict[str, Any]]) -> Any:
+    from koordrules.backends.arrow import input_type
+
+    schema = pa.schema([pa.field(d.name, input_type(pa, d)) for d in cs.inputs])
+    return pa.Table.from_pylist(
+        [{d.name: r.get(d.name) for d in cs.inputs} for r in cohort], schema=schema)
+
+
+COHORT = [
+    {"has_coordinator": False, "expected_followup_months": 9, "lifelong_course": True,
+     "involved_units": 3},
+    {"has_coordinator": True},
+    {"expected_followup_months": 2.5, "situation_indicates_need": True},
+    {},
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_input_kind_gives_the_same_table(backend: str, tmp_path: Path) -> None:
+    cs = A3
+    expected = reference(cs, COHORT)
+    table = _frame(cs, COHORT)
+    csv_path = tmp_path / "cohort.csv"
+    pl.from_arrow(table).write_csv(csv_path)
+    jsonl = tmp_path / "cohort.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in COHORT), encoding="utf-8")
+    parquet = tmp_path / "cohort.parquet"
+    pl.from_arrow(table).write_parquet(parquet)
+    inputs: list[Any] = [COHORT, iter(COHORT), table, pl.from_arrow(table), csv_path,
+                         str(jsonl), parquet]
+    if _has("pandas"):  # nullable pandas dtypes keep integers integers
+        import pandas as pd
+
+        inputs.append(table.to_pandas(types_mapper=pd.ArrowDtype))
+    for data in inputs:
+        assert rows(evaluate_batch(koordrules.compile(cs), data, backend=backend)) == expected
+
+
+def _has(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_invalid_values_raise_or_become_unknown(backend: str) -> None:
+    cs = A3
+    bad = [*COHORT, {"involved_units": -1, "has_coordinator": False}]
+    program = koordrules.compile(cs)
+    with pytest.raises(InputError) as info:
+        program.evaluate_batch(bad, backend=backend)
+    assert info.value.code == "bad_input_value"
+    lenient = rows(program.evaluate_batch(bad, backend=backend, strict=False))
+    assert lenient == reference(cs, [*COHORT, {"has_coordinator": False}])
+
+
+@pytest.mark.parametrize("backend", ["polars", "duckdb"])
+def test_table_columns_are_validated_like_records(backend: str) -> None:
+    cs = A3
+    program = koordrules.compile(cs)
+    frame = pl.DataFrame({"involved_units": [1, 200], "has_coordinator": [False, None]})
+    with pytest.raises(InputError, match="must be at most 100"):
+        program.evaluate_batch(frame, backend=backend)
+    assert rows(program.evaluate_batch(frame, backend=backend, strict=False)) == reference(
+        cs, [{"involved_units": 1, "has_coordinator": False}, {}])
+    wrong_type = pl.DataFrame({"involved_units": [1.5]})
+    with pytest.raises(InputError, match="must be integer"):
+        program.evaluate_batch(wrong_type, backend=backend)
+    extra = pl.DataFrame({"patient": ["p1"], "has_coordinator": [True]})
+    with pytest.raises(InputError) as info:
+        program.evaluate_batch(extra, backend=backend)
+    assert info.value.code == "unknown_input"
+    got = rows(program.evaluate_batch(extra, backend=backend, ignore=frozenset({"patient"})))
+    assert got == reference(cs, [{"has_coordinator": True}])
+
+
+def test_date_columns_may_be_iso_text() -> None:
+    cs = SETS[-1]
+    program = koordrules.compile(cs)
+    frame = pl.DataFrame({"seen": ["2024-03-01", None], "flag": [True, True]})
+    expected = reference(cs, [{"seen": dt.date(2024, 3, 1), "flag": True}, {"flag": True}])
+    for backend in ("polars", "duckdb"):
+        assert rows(program.evaluate_batch(frame, backend=backend)) == expected
+    with pytest.raises(InputError, match="must be a date"):
+        program.evaluate_batch(pl.DataFrame({"seen": ["1 March"]}), backend="polars")
+
+
+def test_constructs_the_column_engines_lack_are_reported() -> None:
+    cs = koordrules.load_text(ALL_CONSTRUCTS, file="all.yaml")
+    program = koordrules.compile(cs)
+    with pytest.raises(UnsupportedError) as info:
+        program.evaluate_batch([{}], backend="polars")
+    assert info.value.code == "unsupported"
+    with pytest.raises(UnsupportedError):
+        to_sql(cs)
+    assert rows(program.evaluate_batch([{}], backend="python")) == reference(cs, [{}])
+
+
+def test_unknown_backend_is_an_error() -> None:
+    with pytest.raises(koordrules.KoordError) as info:
+        koordrules.compile(A3).evaluate_batch([], backend="spark")
+    assert info.value.code == "unknown_backend"
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark", "postgres"])
+def test_sql_is_one_query_with_quoted_names(dialect: str) -> None:
+    import sqlglot
+
+    sql = to_sql(SETS[-1], dialect=dialect)
+    statements = sqlglot.parse(sql, read=dialect)
+    assert len(statements) == 1
+    quote = "`" if dialect == "spark" else '"'
+    assert f"{quote}months{quote}" in sql
+    assert "arithmetic" not in sql  # titles stay out; names are identifiers
+
+
+def test_iter_records_reads_tables_without_materialising_dicts() -> None:
+    cs = A3
+    table = _frame(cs, COHORT * 3)
+    first = next(iter(iter_records(table, cs)))
+    assert first["has_coordinator"] is False
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    """A local Spark session. Starting the JVM takes a minute on a busy machine, so this runs
+    only with ``KOORDRULES_SPARK=1`` (and pyspark plus java installed); otherwise it skips."""
+    if os.environ.get("KOORDRULES_SPARK") != "1":
+        pytest.skip("set KOORDRULES_SPARK=1 to run the Spark SQL check")
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("java is not installed")
+    from pyspark.sql import SparkSession
+
+    try:
+        session = (SparkSession.builder.master("local[1]").appName("koordrules-test")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", "1").getOrCreate())
+    except Exception as ex:  # pragma: no cover - depends on the machine
+        pytest.skip(f"spark does not start here: {ex}")
+    yield session
+    session.stop()
+
+
+@pytest.mark.parametrize("cs", SETS, ids=IDS)
+def test_spark_sql_gives_the_interpreters_rows(cs: CriteriaSet, spark: Any) -> None:
+    cohort = [
+        *COHORT,
+        {"months": 10, "units": 0, "flag": True, "seen": dt.date(2023, 12, 31), "code": "x",
+         "level": "mid", "tags": ["t", None]},
+        {"months": 3, "units": 4, "other": False, "seen": dt.date(2024, 2, 29), "tags": []},
+        {"flag": False, "level": "low", "code": "a", "seen": dt.date(2019, 3, 1)},
+    ]
+    cohort = [{k: v for k, v in r.items() if cs.input(k)} for r in cohort]
+    table = _frame(cs, cohort).append_column("row", pa.array(range(len(cohort))))
+    frame = spark.createDataFrame(table.to_pylist(),
+                                  schema=_spark_schema(cs))
+    frame.createOrReplaceTempView("records")
+    sql = to_sql(cs, dialect="spark", table="records")
+    got = [r.asDict(recursive=True) for r in spark.sql(sql).collect()]
+    for row in got:
+        row["missing"] = list(row["missing"])
+    assert sorted(got, key=json.dumps) == sorted(reference(cs, cohort), key=json.dumps)
+
+
+def _spark_schema(cs: CriteriaSet) -> Any:
+    from pyspark.sql import types as T
+
+    scalar = {"boolean": T.BooleanType(), "integer": T.LongType(), "number": T.DoubleType(),
+              "string": T.StringType(), "enum": T.StringType(), "date": T.DateType()}
+    fields = [T.StructField(d.name, T.ArrayType(scalar[d.items or "string"])
+                            if d.type == "list" else scalar[d.type]) for d in cs.inputs]
+    return T.StructType([*fields, T.StructField("row", T.LongType())])

@@ -93,6 +93,8 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cs = resolve_set(args.set, args.catalog)
     if args.summary:
         return _eval_summary(args, cs, out, err)
+    if args.backend != "python":
+        return _eval_batch(args, cs, out, err)
     failed = 0
     for number, record, result in _results(args, cs, trace=args.trace, err=err):
         if isinstance(result, Result):
@@ -107,6 +109,33 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"{args.input}: record {number}: {result.code}: {result.message}", file=err)
         print(json.dumps(data, ensure_ascii=False), file=out)
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _eval_batch(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
+    """``eval --backend polars|duckdb``: the whole file at once, one JSON line per record
+    with the outcome, the criteria and ``missing`` (no trace)."""
+    if args.trace or args.id_field or getattr(args, "from_fhir", None) or args.input == "-":
+        print(f"koordrules eval: --backend {args.backend} takes a file and no --trace, "
+              "--id-field or --from-fhir (use --backend python)", file=err)
+        return EXIT_USAGE
+    table = koordrules.compile(cs).evaluate_batch(
+        args.input, backend=args.backend, strict=not args.lenient,
+        ignore=frozenset(args.ignore or ()))
+    rows = table.iter_rows(named=True) if hasattr(table, "iter_rows") else iter(table)
+    names = [c.name for c in cs.criteria]
+    for number, row in enumerate(rows, start=1):
+        data = {"record": number, "outcome": row["outcome"],
+                "criteria": {n: row[n] for n in names}, "missing": list(row["missing"])}
+        print(json.dumps(data, ensure_ascii=False), file=out)
+    return EXIT_OK
+
+
+def _cmd_sql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules.backends.sql import to_sql
+
+    cs = resolve_set(args.set, args.catalog)
+    print(to_sql(cs, dialect=args.dialect, table=args.table) + ";", file=out)
+    return EXIT_OK
 
 
 def _explain_html(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
@@ -436,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", action="store_true",
                    help="print outcome counts and shares instead of one result per record "
                         "(fields the set does not declare are ignored)")
+    p.add_argument("--backend", choices=("python", "polars", "duckdb"), default="python",
+                   help="python: record by record, streaming (default); polars or duckdb: "
+                        "the whole file as one table, no trace")
     p.add_argument("--by", metavar="FIELD", help="with --summary: break down by this field")
     p.add_argument("--flagged", metavar="OUTCOME", action="append",
                    help="with --summary: an outcome that counts as flagged (repeatable; "
@@ -496,6 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="accept changed content of locked active/retired versions")
     p.set_defaults(run=_cmd_lock)
+
+    p = sub.add_parser("sql", help="print a set as one SQL query (DuckDB, Spark, PostgreSQL)")
+    p.add_argument("set", help="criteria file, or catalogue id (id or id@version)")
+    p.add_argument("--dialect", choices=("duckdb", "spark", "postgres"), default="duckdb")
+    p.add_argument("--table", default="records",
+                   help="the table with one column per input (default: records)")
+    p.add_argument("--catalog", metavar="DIR", help="catalogue directory (default: shipped)")
+    p.set_defaults(run=_cmd_sql)
 
     p = sub.add_parser("schema", help="print the JSON Schema of criteria files or case files")
     p.add_argument("which", nargs="?", choices=("criteria", "cases"), default="criteria",

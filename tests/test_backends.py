@@ -288,3 +288,35 @@ def _spark_schema(cs: CriteriaSet) -> Any:
     fields = [T.StructField(d.name, T.ArrayType(scalar[d.items or "string"])
                             if d.type == "list" else scalar[d.type]) for d in cs.inputs]
     return T.StructType([*fields, T.StructField("row", T.LongType())])
+
+
+def test_cli_sql_prints_one_query() -> None:
+    import io
+
+    from koordrules.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["sql", "helse-vest/anbefaling-3", "--dialect", "postgres"], out=out,
+                err=err) == 0
+    assert out.getvalue().rstrip().endswith(";")
+    assert '"expected_followup_months"' in out.getvalue()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cli_eval_backend_prints_one_line_per_record(backend: str, tmp_path: Path) -> None:
+    import io
+
+    from koordrules.cli import main
+
+    path = tmp_path / "cohort.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in COHORT), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["eval", "helse-vest/anbefaling-3", str(path), "--backend", backend],
+                out=out, err=err) == 0, err.getvalue()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    expected = reference(A3, COHORT)
+    assert [line["outcome"] for line in lines] == [row["outcome"] for row in expected]
+    assert [line["missing"] for line in lines] == [row["missing"] for row in expected]
+    if backend != "python":
+        assert main(["eval", "helse-vest/anbefaling-3", str(path), "--backend", backend,
+                     "--trace"], out=io.StringIO(), err=io.StringIO()) == 2

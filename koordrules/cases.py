@@ -31,7 +31,7 @@ from koordrules import ast
 from koordrules.catalog import Catalog
 from koordrules.engine import evaluate
 from koordrules.errors import CriteriaError, Diagnostic, KoordError
-from koordrules.explain import _node_lines, _value
+from koordrules.explain import node_lines, show_value
 from koordrules.inputs import check_value
 from koordrules.result import Result
 from koordrules.yamldoc import YamlDoc, parse_yaml, read_yaml, validate
@@ -405,16 +405,16 @@ def render_failure(run: CaseResult, *, lang: str = "nb") -> str:
     for c in trace.criteria:
         if c.name in differing:
             out.append(f"  trace of criterion {c.name} ({c.sentence.get(lang)}):")
-            out += _node_lines(c.expression, lang, 2, top=True)
+            out += node_lines(c.expression, lang, 2, top=True)
     if outcome_differs:
-        values = "  ".join(f"{c.name}={_value(c.value, lang)}" for c in trace.criteria)
+        values = "  ".join(f"{c.name}={show_value(c.value, lang)}" for c in trace.criteria)
         out.append(f"  criteria: {values}")
         out.append("  rules tried:")
         focus = {m.expected for m in run.mismatches if m.what == "outcome"}
         for i, r in enumerate(trace.rules, start=1):
             condition = " ".join(r.expression.text.split()) if r.expression else "otherwise"
             mark = "  ← chosen" if r.chosen else ""
-            out.append(f"    {i}. {r.outcome}: {condition} → {_value(r.value, lang)}{mark}")
+            out.append(f"    {i}. {r.outcome}: {condition} → {show_value(r.value, lang)}{mark}")
             if r.expression is not None and (r.outcome in focus or r.value is None):
-                out += _node_lines(r.expression, lang, 4)[1:]
+                out += node_lines(r.expression, lang, 4)[1:]
     return "\n".join(out) + "\n"

@@ -29,21 +29,24 @@ _WORDS = {
 _SKIP = {"boolean", "number", "string", "date", "duration"}
 
 
-def _value(value: Any, lang: str) -> str:
+def show_value(value: Any, lang: str) -> str:
+    """A trace value as shown to a reader: JA/NEI/UKJENT (YES/NO/UNKNOWN) for truth values."""
     if value is None or isinstance(value, bool):
         return str(_WORDS[lang][value])
     return str(value)
 
 
-def _node_lines(node: TraceNode, lang: str, depth: int, *, top: bool = False) -> list[str]:
+def node_lines(node: TraceNode, lang: str, depth: int, *, top: bool = False) -> list[str]:
+    """An expression's trace as indented lines: text → value, then its sub-expressions
+    (literals left out). ``top`` adds the file position and shows a bare name as a condition."""
     pad = "  " * depth
     where = f"   ({node.span})" if node.span and top else ""
     if node.kind == "name" and not top:
-        return [f"{pad}{node.text} = {_value(node.value, lang)}"]
-    lines = [f"{pad}{' '.join(node.text.split())} → {_value(node.value, lang)}{where}"]
+        return [f"{pad}{node.text} = {show_value(node.value, lang)}"]
+    lines = [f"{pad}{' '.join(node.text.split())} → {show_value(node.value, lang)}{where}"]
     for child in node.children:
         if child.kind not in _SKIP:
-            lines += _node_lines(child, lang, depth + 1)
+            lines += node_lines(child, lang, depth + 1)
     return lines
 
 
@@ -67,19 +70,19 @@ def render_text(result: Result, *, lang: str = "nb") -> str:
         return f" ({w['from']} {item_origin})" if item_origin and item_origin != own else ""
 
     for c in trace.criteria:
-        out.append(f"  [{_value(c.value, lang)}] {c.sentence.get(lang)}{origin(c.origin)}")
-        out += _node_lines(c.expression, lang, 3, top=True)
+        out.append(f"  [{show_value(c.value, lang)}] {c.sentence.get(lang)}{origin(c.origin)}")
+        out += node_lines(c.expression, lang, 3, top=True)
     out += ["", w["rules"]]
     for i, r in enumerate(trace.rules, start=1):
         condition = " ".join(r.expression.text.split()) if r.expression else w["otherwise"]
         mark = f"  ← {w['chosen']}" if r.chosen else ""
         out.append(f"  {i}. {r.outcome} ({r.title.get(lang)}): {condition} → "
-                   f"{_value(r.value, lang)}{mark}{origin(r.origin)}")
+                   f"{show_value(r.value, lang)}{mark}{origin(r.origin)}")
     if any(p.origin and p.origin != own for p in trace.parameters):
         out += ["", w["parameters"]]
         for p in trace.parameters:
             unit = f" {p.unit}" if p.unit else ""
-            out.append(f"  {p.name} = {_value(p.value, lang)}{unit}{origin(p.origin)}")
+            out.append(f"  {p.name} = {show_value(p.value, lang)}{unit}{origin(p.origin)}")
     if result.missing:
         out += ["", f"{w['missing']}: {', '.join(result.missing)}"]
     if result.warnings:

@@ -29,7 +29,6 @@ ones.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import math
@@ -58,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ("Outcome", "Program", "compile_set", "compiled_or_none")
 
 _ORDER_INLINE = frozenset({"number", "string", "date", "boolean"})
-_TRACE_CACHE_LIMIT = 4096
+_TRACE_CACHE_LIMIT = 16384
 _CHOICE_CACHE_LIMIT = 4096
 
 
@@ -251,7 +250,8 @@ class _Gen:
     def const(self, value: Any) -> str:
         """A literal for ``value``: ``repr`` for booleans, ``None``, integers and strings,
         a bound constant for anything else."""
-        if value is None or type(value) in (bool, int, str):
+        if value is None or type(value) in (bool, int, str) or (
+                type(value) is float and math.isfinite(value)):
             return repr(value)
         key = id(value)
         if key not in self._const_ids:
@@ -409,15 +409,22 @@ class _Gen:
     def validator(self) -> list[str]:
         """Statements reading each input from ``record`` into ``x<i>``; ``raise _SLOW`` for
         anything the reference validation would reject, warn about or convert differently."""
+        decls = self.layout.cs.inputs
         lines = [
             "if record.__class__ is not dict or len(record) > _MAX_KEYS "
             "or not record.keys() <= allowed:",
             "    raise _SLOW",
-            "_g = record.get",
+            # every input present (no ignored keys): plain subscripts
+            f"if len(record) == {len(decls)} and allowed is _ALLOWED:",
+            *[f"    x{i} = record[{d.name!r}]" for i, d in enumerate(decls)],
+            "else:",
+            "    _g = record.get",
+            *[f"    x{i} = _g({d.name!r})" for i, d in enumerate(decls)],
         ]
-        for i, decl in enumerate(self.layout.cs.inputs):
+        if not decls:
+            lines = lines[:2]
+        for i, decl in enumerate(decls):
             x = f"x{i}"
-            lines.append(f"{x} = _g({decl.name!r})")
             if decl.type == "boolean":
                 lines.append(f"if {x} is not None and {x} is not True and {x} is not False: "
                              "raise _SLOW")
@@ -498,7 +505,6 @@ class Program:
         self._allowed_with: dict[frozenset[str], frozenset[str] | None] = {}
         self._ref = cs.ref
         self._choices: dict[tuple[Value, ...], tuple[str | None, tuple[str, ...]]] = {}
-        self._sentences: dict[Any, ast.LocalText] = {}
         self._lock = threading.Lock()
         self.source = self._generate()
         self._fast_outcome: Callable[..., Any]
@@ -511,9 +517,11 @@ class Program:
         self._fast_outcome = namespace["fast_outcome"]
         self._core_outcome = namespace["core_outcome"]
         self._core_values = namespace["core_values"]
+        namespace["_general"] = self._general_outcome
+        namespace["_ALLOWED"] = self._allowed
+        self.outcome = namespace["outcome"]  # type: ignore[method-assign]
         self._fast_inputs = namespace["fast_inputs"]
         self._prepare_trace()
-        self.outcome = self._outcome_function()  # type: ignore[method-assign]
 
     # ---- generation ---------------------------------------------------------------------
 
@@ -557,8 +565,35 @@ class Program:
         tried = "(" + "".join(f"r{j}, " for j in range(len(rules))) + ")"
         values.append(f"return {vs}, {crits}, {tried}")
 
+        decided: list[str] = [body_line for body_line in body
+                              if body_line.startswith("c")]  # the criteria
+        other = self.criteria_set.otherwise.id
+        gen.bound = {}  # back to whole expressions (the all-nodes mode bound every node)
+        for r, rule in enumerate(rules):
+            assert rule.when is not None
+            decided += [
+                f"r{r} = {gen.expr(rule.when)}",
+                f"if r{r} is not False:",
+                f"    if r{r} is True: return _tnew(_Outcome, "
+                f"({rule.id!r}, ({rule.id!r},), (), {crits}))",
+                "    return _general(record, strict, ignore)",
+            ]
+        decided.append(f"return _tnew(_Outcome, ({other!r}, ({other!r},), (), {crits}))")
+
         check = gen.validator()
-        lines = ["def fast_outcome(record, allowed):", *_indent(check), *_indent(body),
+        outcome = [
+            "def outcome(record, *, strict=True, ignore=_EMPTY):",
+            "    if ignore:",
+            "        return _general(record, strict, ignore)",
+            "    allowed = _ALLOWED",
+            "    try:",
+            *_indent(_indent(check)),
+            "    except _Slow:",
+            "        return _general(record, strict, ignore)",
+            *_indent(decided),
+        ]
+        lines = [*outcome,
+                 "def fast_outcome(record, allowed):", *_indent(check), *_indent(body),
                  f"def core_outcome({xs}):", *_indent(body or ["pass"]),
                  f"def core_values({xs}):", *_indent(values),
                  "def fast_inputs(record, allowed):", *_indent(check),
@@ -570,6 +605,10 @@ class Program:
             "__builtins__": {"len": len, "dict": dict, "int": int, "float": float,
                              "bool": bool, "str": str, "ValueError": ValueError},
             "_SLOW": _SLOW,
+            "_Slow": _Slow,
+            "_EMPTY": frozenset(),
+            "_tnew": tuple.__new__,
+            "_Outcome": Outcome,
             "_MAX_KEYS": MAX_KEYS,
             "_MAX_STRING": MAX_STRING,
             "_isfinite": math.isfinite,
@@ -682,27 +721,6 @@ class Program:
             return crit, tried, warnings, None, possible, self._missing(values, len(tried))
         return crit, tried, warnings, outcome, possible, ()
 
-    def _outcome_function(self) -> Callable[..., Outcome]:
-        """:meth:`outcome` as a closure over this program's tables (fewer lookups)."""
-        fast, allowed, choices, general = (self._fast_outcome, self._allowed, self._choices,
-                                           self._general_outcome)
-        new = _new_outcome
-
-        def outcome(record: Mapping[str, Any], *, strict: bool = True,
-                    ignore: frozenset[str] = frozenset()) -> Outcome:
-            if not ignore:
-                try:
-                    crit, tried = fast(record, allowed)
-                except _Slow:
-                    return general(record, strict, ignore)
-                choice = choices.get(tried)
-                if choice is not None and choice[0] is not None:
-                    return new((choice[0], choice[1], (), crit))
-            return general(record, strict, ignore)
-
-        outcome.__doc__ = Program.outcome.__doc__
-        return outcome
-
     def _general_outcome(self, record: Mapping[str, Any], strict: bool,
                          ignore: frozenset[str]) -> Outcome:
         crit, _, _, outcome, possible, missing = self._run(record, strict, ignore)
@@ -749,8 +767,7 @@ class Program:
                 "trace": None,
             })
         xs, warnings = self.inputs(record, strict=strict, ignore=ignore)
-        values, crit, tried = self._core_values(*xs)
-        return self._traced(xs, values, crit, tried, warnings, redact)
+        return self._traced(xs, warnings, redact)
 
     def traces(self, data: Any, *, strict: bool = True, redact: bool = False,
                ignore: frozenset[str] = frozenset()) -> Iterator[Result]:
@@ -803,7 +820,11 @@ class Program:
                 fns=None if plain else tuple(json_fns[i] for i in reads),
                 patient_data=n.patient_data,
             ))
+        self._traces: dict[Any, tuple[Any, ...]] = {}
         self._wrapped: dict[Any, Any] = {}
+        self._sentences: dict[Any, ast.LocalText] = {}
+        self._criterion_tops = [layout.criterion_roots[i].top for i in range(len(cs.criteria))]
+        self._rule_tops = [root.top for root in layout.rule_roots]
         self._trace_extra: dict[str, Any] = {}
         from koordrules import engine
 
@@ -822,10 +843,10 @@ class Program:
             for chosen in (True, False)
         }
 
-    def _tree(self, k: int, xs: tuple[Value, ...], values: tuple[Value, ...],
-              redact: bool) -> Any:
+    def _tree(self, k: int, xs: tuple[Value, ...], state: list[Any], redact: bool) -> Any:
         """The trace node of node ``k``: from the cache when a node with the same input
-        values was built before (a node depends on nothing else), else built."""
+        values was built before (a node depends on nothing else), else built. ``state``
+        holds the values of every node, computed on the first miss."""
         spec = self._specs[k]
         key: Any = None
         getter = spec.getter if self.trace_cache else None
@@ -840,8 +861,10 @@ class Program:
                 found = spec.cache.get(key)
                 if found is not None:
                     return found
-        value = values[k]
-        kids = tuple([self._tree(c, xs, values, redact) for c in spec.kids])
+        if state[0] is None:
+            state[0] = self._core_values(*xs)
+        value = state[0][0][k]
+        kids = tuple([self._tree(c, xs, state, redact) for c in spec.kids])
         json_value = to_json(value)
         if redact and spec.patient_data and not (value is None or isinstance(value, bool)):
             json_value = REDACTED
@@ -856,74 +879,89 @@ class Program:
             "ref": spec.ref, "inputs": reads, "children": kids,
         })
         if key is not None:
-            cache = spec.cache
-            if len(cache) >= _TRACE_CACHE_LIMIT:
-                with contextlib.suppress(KeyError, StopIteration, RuntimeError):
-                    del cache[next(iter(cache))]  # the oldest
-            cache[key] = node
+            self._remember(spec.cache, key, node)
         return node
 
-    def _traced(self, xs: tuple[Value, ...], values: tuple[Value, ...],
-                crit_values: dict[str, bool | None], rule_values: tuple[Value, ...],
-                warnings: list[str], redact: bool) -> Result:
-        layout = self._layout
+    def _traced(self, xs: tuple[Value, ...], warnings: list[str], redact: bool) -> Result:
+        """The traced result. Trees come from the node cache where possible; a whole trace
+        is shared by records whose trees are all the same objects (the cache keeps those
+        trees alive, so their ids stay theirs)."""
+        state: list[Any] = [None]
+        trees = [self._tree(top, xs, state, redact) for top in self._criterion_tops]
+        rule_trees = []
+        for top in self._rule_tops:
+            tree = self._tree(top, xs, state, redact)
+            rule_trees.append(tree)
+            if tree.value is True:
+                break
+        key = (redact, *map(id, trees), -1, *map(id, rule_trees))
+        entry = self._traces.get(key) if self.trace_cache else None
+        if entry is None:
+            entry = self._assemble(xs, state, trees, rule_trees, redact)
+            if self.trace_cache:
+                self._remember(self._traces, key, entry)
+        trace, crit_values, outcome, possible, missing = entry
+        return _new_result({
+            "criteria_set": self._ref,
+            "outcome": outcome,
+            "possible_outcomes": possible,
+            "missing": missing,
+            "criteria": dict(crit_values),
+            "warnings": tuple(warnings),
+            "trace": trace,
+        })
+
+    def _assemble(self, xs: tuple[Value, ...], state: list[Any], trees: list[Any],
+                  rule_trees: list[Any], redact: bool) -> tuple[Any, ...]:
         cs = self.criteria_set
-        wrapped_cache = self._wrapped
+        wrapped = self._wrapped
+        crit_values = {c.name: tree.value for c, tree in zip(cs.criteria, trees, strict=True)}
         crit_traces = []
-        for i, c in enumerate(cs.criteria):
-            top = layout.criterion_roots[i].top
-            value = values[top]
-            tree = self._tree(top, xs, values, redact)
-            wrapped = wrapped_cache.get((i, id(tree)))
-            if wrapped is None or wrapped.expression is not tree:
-                wrapped = self._wrap((i, id(tree)), _new_criterion({
-                    "name": c.name, "title": c.title, "value": value,
-                    "sentence": self._criterion_sentences[i, value], "origin": c.origin,
+        for i, (c, tree) in enumerate(zip(cs.criteria, trees, strict=True)):
+            found = wrapped.get((i, id(tree)))
+            if found is None or found.expression is not tree:
+                found = self._remember(wrapped, (i, id(tree)), _new_criterion({
+                    "name": c.name, "title": c.title, "value": tree.value,
+                    "sentence": self._criterion_sentences[i, tree.value], "origin": c.origin,
                     "expression": tree,
                 }))
-            crit_traces.append(wrapped)
-        choice = self._choices.get(rule_values)
-        outcome, possible = choice if choice is not None else self._choose(rule_values)
-        missing = self._missing(values, len(rule_values)) if outcome is None else ()
+            crit_traces.append(found)
+        rule_values = tuple(tree.value for tree in rule_trees)
+        outcome, possible = self._choose(rule_values)
+        missing: tuple[str, ...] = ()
+        if outcome is None:
+            if state[0] is None:
+                state[0] = self._core_values(*xs)
+            missing = self._missing(state[0][0], len(rule_values))
         rules = []
-        for r, value in enumerate(rule_values):
-            rule = cs.rules[r]
-            tree = self._tree(layout.rule_roots[r].top, xs, values, redact)
+        for r, (rule, tree) in enumerate(zip(cs.rules, rule_trees, strict=False)):
             chosen = rule.id == outcome
-            wrapped = wrapped_cache.get((-1 - r, id(tree), chosen))
-            if wrapped is None or wrapped.expression is not tree:
-                wrapped = self._wrap((-1 - r, id(tree), chosen), _new_rule({
-                    "outcome": rule.id, "title": rule.title, "value": value,
+            found = wrapped.get((-1 - r, id(tree), chosen))
+            if found is None or found.expression is not tree:
+                found = self._remember(wrapped, (-1 - r, id(tree), chosen), _new_rule({
+                    "outcome": rule.id, "title": rule.title, "value": tree.value,
                     "chosen": chosen, "origin": rule.origin, "expression": tree,
                 }))
-            rules.append(wrapped)
+            rules.append(found)
         if outcome == cs.otherwise.id or (outcome is None and cs.otherwise.id in possible):
             rules.append(self._otherwise[outcome is not None])
         skey = (outcome, possible, missing, rule_values)
         sentence = self._sentences.get(skey)
         if sentence is None:
             passed = [r.id for r, v in zip(cs.rules, rule_values, strict=False) if v is False]
-            sentence = outcome_sentence(cs, outcome, possible, list(missing), passed)
-            if len(self._sentences) < _TRACE_CACHE_LIMIT:
-                self._sentences[skey] = sentence
+            sentence = self._remember(self._sentences, skey, outcome_sentence(
+                cs, outcome, possible, list(missing), passed))
         trace = _new_trace({"criteria": tuple(crit_traces), "rules": tuple(rules),
                             "sentence": sentence, "redacted": redact, **self._trace_extra})
-        return _new_result({
-            "criteria_set": self._ref,
-            "outcome": outcome,
-            "possible_outcomes": possible,
-            "missing": missing,
-            "criteria": crit_values,
-            "warnings": tuple(warnings),
-            "trace": trace,
-        })
+        return trace, crit_values, outcome, possible, missing
 
-    def _wrap(self, key: Any, made: Any) -> Any:
-        """Remember a criterion or rule trace around a cached tree (keyed by the tree)."""
-        if len(self._wrapped) >= 4 * _TRACE_CACHE_LIMIT:
-            self._wrapped.clear()
-        self._wrapped[key] = made
-        return made
+    @staticmethod
+    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+        """Store in a bounded cache (emptied when full: cheaper than evicting one by one)."""
+        if len(cache) >= _TRACE_CACHE_LIMIT:
+            cache.clear()
+        cache[key] = value
+        return value
 
 
 @dataclass(slots=True)

@@ -179,6 +179,18 @@ def test_engine_evaluate_uses_the_compiled_program() -> None:
     assert evaluate(cs, record) == evaluate(cs, record, reference=True)
 
 
+def test_ignored_keys_do_not_stand_in_for_absent_inputs() -> None:
+    cs = A3
+    record: dict[str, Any] = {d.name: None for d in cs.inputs}
+    del record["has_coordinator"]
+    record["patient"] = "p1"
+    ignore = frozenset({"patient"})
+    for trace in (False, True):
+        expected = evaluate(cs, record, ignore=ignore, trace=trace, reference=True)
+        assert compile_set(cs).evaluate(record, ignore=ignore, trace=trace) == expected
+    assert compile_set(cs).outcome(record, ignore=ignore).missing == expected.missing
+
+
 def test_programs_are_cached_per_set() -> None:
     cs = SETS[-1]
     assert compile_set(cs) is compile_set(cs)

@@ -213,6 +213,15 @@ def test_constructs_the_column_engines_lack_are_reported() -> None:
     assert rows(program.evaluate_batch([{}], backend="python")) == reference(cs, [{}])
 
 
+def test_polars_missing_without_the_bit_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    import koordrules.backends.polars as backend
+
+    monkeypatch.setattr(backend, "MASK_BITS", 0)  # as for a set with more than 63 inputs
+    cohort = [*COHORT, {"has_coordinator": None, "involved_units": 1}]
+    assert rows(koordrules.compile(A3).evaluate_batch(cohort, backend="polars")) == reference(
+        A3, cohort)
+
+
 def test_unknown_backend_is_an_error() -> None:
     with pytest.raises(koordrules.KoordError) as info:
         koordrules.compile(A3).evaluate_batch([], backend="spark")

@@ -37,5 +37,7 @@ def evaluate(program: Program, data: Any, *, strict: bool = True,
         schema: dict[str, Any] = {"outcome": pl.String}
         schema.update({c: pl.Boolean for c in program.criteria_names})
         schema["missing"] = pl.List(pl.String)
+        if dict(frame.schema) == schema:  # type: ignore[union-attr]
+            return frame
         return frame.cast(schema)  # type: ignore[arg-type]
     return result.to_pylist()

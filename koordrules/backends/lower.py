@@ -140,6 +140,8 @@ class Lowered(Generic[E]):
     """Refers to the rules through ``Ops.rule``."""
     missing: E
     """Refers to inputs, criteria and rules."""
+    missing_flags: list[tuple[E, str]]
+    """Per input (sorted by name): whether it is in ``missing`` (never null)."""
 
 
 class Lowering(Generic[E]):
@@ -363,9 +365,11 @@ class Lowering(Generic[E]):
             cases.append((ops.rule(r), ops.lit(rule.id)))
         outcome = ops.when(cases, ops.lit(self.cs.otherwise.id)) if cases \
             else ops.lit(self.cs.otherwise.id)
-        return Lowered(criteria=criteria, rules=rules, outcome=outcome, missing=self.missing())
+        flags = self.missing_flags()
+        return Lowered(criteria=criteria, rules=rules, outcome=outcome,
+                       missing=ops.names(flags), missing_flags=flags)
 
-    def missing(self) -> E:
+    def missing_flags(self) -> list[tuple[E, str]]:
         """The inputs that would decide an undecided outcome, as the interpreter finds them
         (``Interpreter.unknown_inputs`` over the unknown rules tried). A rule is tried when
         no rule before it is true; the outcome is undecided exactly when a rule tried is
@@ -384,7 +388,7 @@ class Lowering(Generic[E]):
                 tried.append(ops.or_([ops.is_null(value), ops.not_(value)]))
             if terms:
                 flags.append((ops.or_(terms) if len(terms) > 1 else terms[0], name))
-        return ops.names(flags)
+        return flags
 
     def drivers(self, node: ast.Expr, name: str, seen: dict[str, E | None]) -> E | None:
         """Whether input ``name`` drives ``node`` being unknown (``None``: never)."""

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
 PREFIX = "__koordrules_"
+MASK = f"{PREFIX}missing"
+INDEX = f"{PREFIX}row"
+MASK_BITS = 63
+OUTCOME = f"{PREFIX}outcome"
 
 
 class PolarsOps(Ops[Any]):
@@ -143,15 +147,39 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> p
     :func:`koordrules.backends.arrow.prepare`)."""
     pl = require("polars", "polars")
     lowered = expressions(cs)
-    lf = frame.lazy()
+    lf = frame.lazy().with_row_index(INDEX)
     for i, _, expr in lowered.criteria:
         lf = lf.with_columns(expr.alias(f"{PREFIX}c{i}"))
     lf = lf.with_columns([r.alias(f"{PREFIX}r{j}") for j, r in enumerate(lowered.rules)])
     columns = [lowered.outcome.cast(pl.String).alias("outcome")]
     columns += [pl.col(f"{PREFIX}c{i}").cast(pl.Boolean).alias(c.name)
                 for i, c in enumerate(cs.criteria)]
-    columns.append(lowered.missing.cast(pl.List(pl.String)).alias("missing"))
-    return lf.select(columns).collect()
+    flags = lowered.missing_flags
+    if len(flags) > MASK_BITS:  # more than a 64-bit mask holds: build the lists directly
+        columns.append(lowered.missing.cast(pl.List(pl.String)).alias("missing"))
+        return lf.select(columns).collect()
+    # ``missing`` only for the undecided rows, as a bit mask; each distinct mask becomes its
+    # list once, and decided rows get the empty list.
+    mask = pl.sum_horizontal([pl.lit(0, dtype=pl.UInt64)] + [
+        pl.when(flag).then(pl.lit(1 << bit, dtype=pl.UInt64)).otherwise(
+            pl.lit(0, dtype=pl.UInt64))
+        for bit, (flag, _) in enumerate(flags)]).alias(MASK)
+    lf = lf.with_columns(lowered.outcome.cast(pl.String).alias(OUTCOME))
+    main = lf.select([pl.col(OUTCOME).alias("outcome"), *columns[1:]])
+    undecided = lf.filter(pl.col(OUTCOME).is_null()).select(pl.col(INDEX), mask)
+    result, masks = pl.collect_all([main, undecided])
+    distinct = masks.get_column(MASK).unique().to_list()
+    lists = pl.DataFrame(
+        {MASK: distinct,
+         "missing": [[name for bit, (_, name) in enumerate(flags) if m >> bit & 1]
+                     for m in distinct]},
+        schema={MASK: pl.UInt64, "missing": pl.List(pl.String)})
+    missing = masks.join(lists, on=MASK, how="left").select(INDEX, "missing")
+    result = result.with_row_index(INDEX).join(missing, on=INDEX, how="left",
+                                               maintain_order="left")
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    return result.drop(INDEX).with_columns(  # type: ignore[no-any-return]
+        pl.col("missing").fill_null(empty))
 
 
 def evaluate(program: Program, data: Any, *, strict: bool = True,

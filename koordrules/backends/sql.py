@@ -204,10 +204,15 @@ def query(cs: ast.CriteriaSet, table: str = "records") -> Any:
             for c in group])
     stage(f"{PREFIX}rules", [exp.alias_(r, f"{PREFIX}r{j}", quoted=True)
                              for j, r in enumerate(lowered.rules)] or [exp.Null()])
-    columns = [exp.alias_(lowered.outcome, "outcome", quoted=True)]
+    stage(f"{PREFIX}outcome", [exp.alias_(lowered.outcome, f"{PREFIX}outcome", quoted=True)])
+    outcome = exp.column(f"{PREFIX}outcome", quoted=True)
+    columns = [exp.alias_(outcome, "outcome", quoted=True)]
     columns += [exp.alias_(ops.criterion(i), c.name, quoted=True)
                 for i, c in enumerate(cs.criteria)]
-    columns.append(exp.alias_(lowered.missing, "missing", quoted=True))
+    # ``missing`` is worked out only where the outcome is undecided
+    empty = ops.names([])
+    missing = ops.when([(ops.is_null(outcome), lowered.missing)], empty)
+    columns.append(exp.alias_(missing, "missing", quoted=True))
     select = exp.select(*columns).from_(source)
     for name, cte in ctes:
         select = select.with_(name, as_=cte)

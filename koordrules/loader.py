@@ -8,7 +8,7 @@ expressions carry file positions; :func:`load` does all of it and runs the check
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +198,9 @@ def finish(cs: ast.CriteriaSet | None, problems: list[Diagnostic],
            file: str | None) -> tuple[ast.CriteriaSet, list[Diagnostic]]:
     """Check a built set; raise :class:`CriteriaError` on any error, else return warnings."""
     if cs is not None:
-        problems = problems + check_set(cs)
+        # set-level problems without a span (e.g. a bad ``monotone`` entry) still name the file
+        problems = problems + [d if d.span or d.file else replace(d, file=file)
+                               for d in check_set(cs)]
     if cs is None or any(d.severity == "error" for d in problems):
         raise CriteriaError(problems, file=file)
     return cs, problems

@@ -180,6 +180,14 @@ def parse_yaml(text: str, *, file: str | None = None,
         problem = (ex.problem or "invalid YAML").strip()
         raise LoadError(f"invalid YAML: {problem}", span=_mark_span(file, mark), file=file,
                         code="yaml_error") from ex
+    except yaml.reader.ReaderError as ex:  # a control character: no mark, only an offset
+        line = text.count("\n", 0, ex.position) + 1
+        column = ex.position - text.rfind("\n", 0, ex.position)
+        char = ex.character if isinstance(ex.character, int) else ord(ex.character[:1] or " ")
+        raise LoadError(f"invalid YAML: the character #x{char:04x} is not allowed",
+                        span=Span(file=file, line=line, column=column, end_line=line,
+                                  end_column=column + 1),
+                        file=file, code="yaml_error") from ex
     except yaml.YAMLError as ex:
         raise LoadError(f"invalid YAML: {ex}", file=file, code="yaml_error") from ex
     except RecursionError as ex:

@@ -286,6 +286,8 @@ class CriteriaSet(Model):
     rules: tuple[OutcomeRule, ...] = ()
     otherwise: OutcomeRule
     monotone: tuple[Monotonicity, ...] = ()
+    narrows: tuple[str, ...] = ()
+    """Sets (``id@version``) this one is declared narrower than (checked by the properties)."""
     file: str | None = None
     sha256: str
 

@@ -129,6 +129,9 @@ class CriteriaFile(_Spec):
     monotone: tuple[Monotonicity, ...] = ()
     """Declared properties that the test tools check (more of an input never lowers an
     outcome)."""
+    narrows: tuple[str, ...] = ()
+    """Sets (``id@version``) this one is declared narrower than: every patient it flags, they
+    flag too. Checked by ``koordrules test --properties``. Not inherited by variants."""
 
     @field_validator("parameters", "inputs", "criteria")
     @classmethod

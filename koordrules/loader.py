@@ -189,7 +189,7 @@ def build(setfile: SetFile) -> tuple[ast.CriteriaSet | None, list[Diagnostic]]:
         parameters=parameters,
         inputs=inputs,
         criteria=tuple(criteria), rules=tuple(outcomes[:-1]), otherwise=outcomes[-1],
-        monotone=spec.monotone, file=doc.file, sha256=setfile.sha256,
+        monotone=spec.monotone, narrows=spec.narrows, file=doc.file, sha256=setfile.sha256,
     )
     return cs, []
 

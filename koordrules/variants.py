@@ -357,7 +357,7 @@ class _Builder:
             effective_from=spec.effective_from, source=spec.source, notes=spec.notes,
             changelog=spec.changelog, extends=self.base.key, parameters=parameters,
             inputs=inputs, criteria=tuple(criteria), rules=tuple(rules), otherwise=otherwise,
-            monotone=monotone, file=self.doc.file, sha256=sha)
+            monotone=monotone, narrows=spec.narrows, file=self.doc.file, sha256=sha)
 
     def _unused_additions(self, parameters: Iterable[ast.Parameter],
                           criteria: list[ast.Criterion], rules: list[ast.OutcomeRule]) -> None:

@@ -885,11 +885,8 @@ def _resolve_base(variant: ast.CriteriaSet,
 
 
 def _declared_narrowing(cs: ast.CriteriaSet) -> list[str]:
-    """Refs a set declares itself narrower than (a ``narrows`` field, where the format has it)."""
-    value = getattr(cs, "narrows", None)
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
+    """Refs a set declares itself narrower than (its ``narrows`` field)."""
+    return list(cs.narrows)
 
 
 def run_properties(

@@ -87,7 +87,7 @@ def kind_of(data: Any) -> str:
 def _file_records(path: Path, cs: ast.CriteriaSet, strict: bool) -> Iterator[dict[str, Any]]:
     if path.suffix.lower() == ".parquet":
         pq = require("pyarrow.parquet", "polars")
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
             yield from batch.to_pylist()
         return
     from koordrules.records import read_records
@@ -107,13 +107,13 @@ def iter_records(data: Any, cs: ast.CriteriaSet, *, strict: bool = True
     if kind == "file":
         yield from _file_records(Path(data), cs, strict)
     elif kind == "polars":
-        for frame in data.iter_slices(65536):
+        for frame in data.iter_slices(8192):
             yield from frame.iter_rows(named=True)
     elif kind == "pandas":
         pa = require("pyarrow", "polars")
         yield from iter_records(pa.Table.from_pandas(data, preserve_index=False), cs)
     elif kind == "arrow":
-        for batch in data.to_batches(max_chunksize=65536):
+        for batch in data.to_batches(max_chunksize=8192):
             yield from batch.to_pylist()
     else:
         if isinstance(data, Mapping):

@@ -429,3 +429,18 @@ def lower(cs: ast.CriteriaSet, ops: Ops[E]) -> Lowered[E]:
     """The set's criteria, rules, outcome and ``missing`` as expressions of ``ops``."""
     return Lowering(cs, ops).lower()
 
+
+
+def levels(cs: ast.CriteriaSet) -> list[list[str]]:
+    """Criteria names grouped so each group only uses criteria of earlier groups."""
+    from koordrules.engine import evaluation_order
+
+    names = {c.name for c in cs.criteria}
+    level: dict[str, int] = {}
+    for c in evaluation_order(cs):
+        deps = ast.names(c.expr) & names
+        level[c.name] = 1 + max((level[d] for d in deps), default=-1)
+    groups: list[list[str]] = [[] for _ in range(1 + max(level.values(), default=-1))]
+    for c in evaluation_order(cs):
+        groups[level[c.name]].append(c.name)
+    return groups

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from koordrules import ast
 from koordrules.backends import Table, require
-from koordrules.backends.lower import Lowered, Ops, lower
+from koordrules.backends.lower import Lowered, Ops, levels, lower
 
 if TYPE_CHECKING:
     import polars as pl
@@ -148,8 +148,9 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> p
     pl = require("polars", "polars")
     lowered = expressions(cs)
     lf = frame.lazy().with_row_index(INDEX)
-    for i, _, expr in lowered.criteria:
-        lf = lf.with_columns(expr.alias(f"{PREFIX}c{i}"))
+    by_name = {name: (i, expr) for i, name, expr in lowered.criteria}
+    for group in levels(cs):  # criteria that only use earlier groups, side by side
+        lf = lf.with_columns([by_name[n][1].alias(f"{PREFIX}c{by_name[n][0]}") for n in group])
     lf = lf.with_columns([r.alias(f"{PREFIX}r{j}") for j, r in enumerate(lowered.rules)])
     columns = [lowered.outcome.cast(pl.String).alias("outcome")]
     columns += [pl.col(f"{PREFIX}c{i}").cast(pl.Boolean).alias(c.name)
@@ -168,6 +169,9 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> p
     main = lf.select([pl.col(OUTCOME).alias("outcome"), *columns[1:]])
     undecided = lf.filter(pl.col(OUTCOME).is_null()).select(pl.col(INDEX), mask)
     result, masks = pl.collect_all([main, undecided])
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if masks.height == 0:
+        return result.with_columns(empty.alias("missing"))  # type: ignore[no-any-return]
     distinct = masks.get_column(MASK).unique().to_list()
     lists = pl.DataFrame(
         {MASK: distinct,
@@ -177,7 +181,6 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> p
     missing = masks.join(lists, on=MASK, how="left").select(INDEX, "missing")
     result = result.with_row_index(INDEX).join(missing, on=INDEX, how="left",
                                                maintain_order="left")
-    empty = pl.lit([], dtype=pl.List(pl.String))
     return result.drop(INDEX).with_columns(  # type: ignore[no-any-return]
         pl.col("missing").fill_null(empty))
 

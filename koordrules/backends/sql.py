@@ -27,8 +27,7 @@ from typing import Any
 
 from koordrules import ast
 from koordrules.backends import require
-from koordrules.backends.lower import Ops, lower
-from koordrules.engine import evaluation_order
+from koordrules.backends.lower import Ops, levels, lower
 
 DIALECTS = ("duckdb", "spark", "postgres")
 PREFIX = "__koordrules_"
@@ -169,19 +168,6 @@ class SqlOps(Ops[E]):
                                    this=v.is_(exp.null()))))
 
 
-def _levels(cs: ast.CriteriaSet) -> list[list[str]]:
-    """Criteria grouped so each group only uses criteria of earlier groups."""
-    names = {c.name for c in cs.criteria}
-    level: dict[str, int] = {}
-    for c in evaluation_order(cs):
-        deps = ast.names(c.expr) & names
-        level[c.name] = 1 + max((level[d] for d in deps), default=-1)
-    groups: list[list[str]] = [[] for _ in range(1 + max(level.values(), default=-1))]
-    for c in evaluation_order(cs):
-        groups[level[c.name]].append(c.name)
-    return groups
-
-
 @functools.lru_cache(maxsize=64)
 def query(cs: ast.CriteriaSet, table: str = "records") -> Any:
     """The query as a sqlglot expression (cached per set and table name)."""
@@ -198,7 +184,7 @@ def query(cs: ast.CriteriaSet, table: str = "records") -> Any:
         ctes.append((name, select))
         source = exp.table_(name, quoted=True)
 
-    for n, group in enumerate(_levels(cs), start=1):
+    for n, group in enumerate(levels(cs), start=1):
         stage(f"{PREFIX}stage_{n}", [
             exp.alias_(by_name[c][1], f"{PREFIX}c{by_name[c][0]}", quoted=True)
             for c in group])

@@ -411,18 +411,24 @@ class _Gen:
         anything the reference validation would reject, warn about or convert differently."""
         decls = self.layout.cs.inputs
         lines = [
-            "if record.__class__ is not dict or len(record) > _MAX_KEYS "
-            "or not record.keys() <= allowed:",
+            "if record.__class__ is not dict:",
             "    raise _SLOW",
-            # every input present (no ignored keys): plain subscripts
+            # as many keys as inputs, and every input found: exactly the inputs
             f"if len(record) == {len(decls)} and allowed is _ALLOWED:",
-            *[f"    x{i} = record[{d.name!r}]" for i, d in enumerate(decls)],
+            "    try:",
+            *[f"        x{i} = record[{d.name!r}]" for i, d in enumerate(decls)],
+            "    except KeyError:",
+            "        raise _SLOW from None",
             "else:",
+            "    if len(record) > _MAX_KEYS or not record.keys() <= allowed:",
+            "        raise _SLOW",
             "    _g = record.get",
             *[f"    x{i} = _g({d.name!r})" for i, d in enumerate(decls)],
         ]
         if not decls:
-            lines = lines[:2]
+            lines = ["if record.__class__ is not dict or len(record) > _MAX_KEYS "
+                     "or record.keys() - allowed:",
+                     "    raise _SLOW"]
         for i, decl in enumerate(decls):
             x = f"x{i}"
             if decl.type == "boolean":
@@ -603,7 +609,8 @@ class Program:
     def _namespace(self) -> dict[str, Any]:
         return {
             "__builtins__": {"len": len, "dict": dict, "int": int, "float": float,
-                             "bool": bool, "str": str, "ValueError": ValueError},
+                             "bool": bool, "str": str, "ValueError": ValueError,
+                             "KeyError": KeyError},
             "_SLOW": _SLOW,
             "_Slow": _Slow,
             "_EMPTY": frozenset(),

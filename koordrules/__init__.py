@@ -5,6 +5,8 @@ The public API is what ``__all__`` lists; everything else may change without not
 
 from koordrules.ast import CriteriaSet, Criterion, InputDecl, LocalText, OutcomeRule, Parameter, SetRef
 from koordrules.catalog import Catalog
+from koordrules.compiler import Outcome, Program
+from koordrules.compiler import compile_set as compile
 from koordrules.engine import evaluate
 from koordrules.errors import (
     CatalogError,
@@ -13,8 +15,6 @@ from koordrules.errors import (
     Diagnostic,
     EvalError,
     InputError,
-from koordrules.compiler import Outcome, Program
-from koordrules.compiler import compile_set as compile
     KoordError,
     LoadError,
     ParseError,

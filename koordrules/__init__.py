@@ -3,7 +3,15 @@
 The public API is what ``__all__`` lists; everything else may change without notice.
 """
 
-from koordrules.ast import CriteriaSet, Criterion, InputDecl, LocalText, OutcomeRule, Parameter, SetRef
+from koordrules.ast import (
+    CriteriaSet,
+    Criterion,
+    InputDecl,
+    LocalText,
+    OutcomeRule,
+    Parameter,
+    SetRef,
+)
 from koordrules.catalog import Catalog
 from koordrules.compiler import Outcome, Program
 from koordrules.compiler import compile_set as compile

@@ -33,7 +33,7 @@ def _open(source: str | Path) -> tuple[IO[str], str]:
     if str(source) == "-":
         return sys.stdin, "<stdin>"
     try:
-        return open(source, encoding="utf-8-sig", newline=""), str(source)  # noqa: SIM115
+        return open(source, encoding="utf-8-sig", newline=""), str(source)
     except OSError as ex:
         raise InputError(f"cannot read {source}: {ex.strerror}", file=str(source),
                          code="io_error") from ex

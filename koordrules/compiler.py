@@ -501,7 +501,9 @@ class Program:
 
         self.trace_cache = trace_cache
         self.criteria_set = cs
-        self.order = evaluation_order(cs)
+        # evaluation_order is cached by equality: take this set's own criterion objects
+        by_name = {c.name: c for c in cs.criteria}
+        self.order = tuple(by_name[c.name] for c in evaluation_order(cs))
         layout = _Layout(cs, self.order)
         self._layout = layout
         self.input_names: tuple[str, ...] = tuple(layout.inputs)

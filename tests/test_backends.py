@@ -222,6 +222,17 @@ def test_polars_missing_without_the_bit_mask(monkeypatch: pytest.MonkeyPatch) ->
         A3, cohort)
 
 
+def test_a_set_equal_to_one_lowered_before_is_lowered_on_its_own_nodes() -> None:
+    from koordrules.backends.lower import lower
+    from koordrules.backends.polars import PolarsOps
+
+    first = koordrules.load_text(VECTOR, file="vector.yaml")
+    second = koordrules.load_text(VECTOR, file="vector.yaml")
+    assert first == second and first is not second
+    for cs in (first, second):  # evaluation_order's cache returns the first set's criteria
+        assert len(lower(cs, PolarsOps()).missing_flags) > 0
+
+
 def test_unknown_backend_is_an_error() -> None:
     with pytest.raises(koordrules.KoordError) as info:
         koordrules.compile(A3).evaluate_batch([], backend="spark")

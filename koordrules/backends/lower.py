@@ -155,7 +155,9 @@ class Lowering(Generic[E]):
         self.params = {p.name: p.value for p in cs.parameters}
         self.criterion_index = {c.name: i for i, c in enumerate(cs.criteria)}
         self.criterion_expr = {c.name: c.expr for c in cs.criteria}
-        self.order = evaluation_order(cs)
+        # evaluation_order is cached by equality: take this set's own criterion objects
+        by_name = {c.name: c for c in cs.criteria}
+        self.order = [by_name[c.name] for c in evaluation_order(cs)]
         self.values: dict[int, Val[E]] = {}  # id(node) -> lowered value (for missing)
         self.columns: dict[int, E] = {}  # id(root node) -> its criterion or rule column
 

@@ -1,5 +1,6 @@
 """Generate the synthetic FHIR R4 example bundles in this folder: python generate.py [DIR]."""
-import json, sys
+import json
+import sys
 from pathlib import Path
 
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent

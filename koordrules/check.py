@@ -132,6 +132,12 @@ def criteria_order(cs: ast.CriteriaSet) -> tuple[list[str], list[Diagnostic]]:
     return order, problems
 
 
+def evaluation_order(cs: ast.CriteriaSet) -> tuple[ast.Criterion, ...]:
+    """The set's own criteria, each after the criteria it refers to."""
+    by_name = {c.name: c for c in cs.criteria}
+    return tuple(by_name[n] for n in criteria_order(cs)[0])
+
+
 def _usage(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
     used: set[str] = set()
     for c in cs.criteria:

@@ -39,14 +39,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from koordrules import ast
-from koordrules.check import environment
+from koordrules.check import environment, evaluation_order
 from koordrules.errors import EvalError, KoordError
 from koordrules.evaluator import arith, compare, membership
 from koordrules.functions import FUNCTIONS, kleene_and, kleene_or
 from koordrules.inputs import MAX_KEYS, MAX_STRING, check_value, validate_record
 from koordrules.result import Result
 from koordrules.sentences import criterion_sentence, outcome_sentence
-from koordrules.trace import REDACTED, CriterionTrace, RuleTrace, Trace, TraceNode
+from koordrules.trace import (
+    REDACTED,
+    CriterionTrace,
+    RuleTrace,
+    Trace,
+    TraceNode,
+    parameter_traces,
+)
 from koordrules.typecheck import infer
 from koordrules.types import Type
 from koordrules.values import Duration, Value, to_json
@@ -497,13 +504,9 @@ class Program:
     def __init__(self, cs: ast.CriteriaSet, *, trace_cache: bool = True) -> None:
         """Compile ``cs``. ``trace_cache=False`` builds every trace node afresh (the cache
         only saves time; results are equal either way)."""
-        from koordrules.engine import evaluation_order
-
         self.trace_cache = trace_cache
         self.criteria_set = cs
-        # evaluation_order is cached by equality: take this set's own criterion objects
-        by_name = {c.name: c for c in cs.criteria}
-        self.order = tuple(by_name[c.name] for c in evaluation_order(cs))
+        self.order = evaluation_order(cs)
         layout = _Layout(cs, self.order)
         self._layout = layout
         self.input_names: tuple[str, ...] = tuple(layout.inputs)
@@ -835,11 +838,7 @@ class Program:
         self._criterion_tops = [layout.criterion_roots[i].top for i in range(len(cs.criteria))]
         self._rule_tops = [root.top for root in layout.rule_roots]
         self._trace_extra: dict[str, Any] = {}
-        from koordrules import engine
-
-        parameter_traces = getattr(engine, "parameter_traces", None)
-        if parameter_traces is not None and "parameters" in Trace.model_fields:
-            self._trace_extra["parameters"] = parameter_traces(cs)
+        self._trace_extra["parameters"] = parameter_traces(cs)
         self._criterion_sentences: dict[tuple[int, Any], ast.LocalText] = {
             (i, v): criterion_sentence(c, v)
             for i, c in enumerate(cs.criteria) for v in (True, False, None)

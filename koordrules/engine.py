@@ -7,12 +7,11 @@ returns a :class:`~koordrules.result.Result` with the trace.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
 from koordrules import ast
-from koordrules.check import criteria_order
+from koordrules.check import evaluation_order
 from koordrules.evaluator import Interpreter
 from koordrules.inputs import validate_record
 from koordrules.result import Result
@@ -20,19 +19,12 @@ from koordrules.sentences import criterion_sentence, outcome_sentence
 from koordrules.trace import (
     BufferTracer,
     CriterionTrace,
-    ParameterTrace,
     RuleTrace,
     Trace,
     TraceNode,
+    parameter_traces,
 )
-from koordrules.values import Value, to_json
-
-
-@functools.lru_cache(maxsize=256)
-def evaluation_order(cs: ast.CriteriaSet) -> tuple[ast.Criterion, ...]:
-    """The set's criteria, each after the criteria it refers to."""
-    by_name = {c.name: c for c in cs.criteria}
-    return tuple(by_name[n] for n in criteria_order(cs)[0])
+from koordrules.values import Value
 
 
 def _truth(value: Value) -> bool | None:
@@ -168,10 +160,3 @@ def _trace(
         redacted=redact,
         parameters=parameter_traces(cs),
     )
-
-
-@functools.lru_cache(maxsize=256)
-def parameter_traces(cs: ast.CriteriaSet) -> tuple[ParameterTrace, ...]:
-    """The set's parameters as the trace reports them: name, value, unit and origin."""
-    return tuple(ParameterTrace(name=p.name, value=to_json(p.value), unit=p.unit,
-                                origin=p.origin) for p in cs.parameters)

@@ -159,3 +159,9 @@ def _redacted(node: TraceNode) -> TraceNode:
     return node.model_copy(
         update={"inputs": None, "children": tuple(_redacted(k) for k in node.children)}
     )
+
+
+def parameter_traces(cs: ast.CriteriaSet) -> tuple[ParameterTrace, ...]:
+    """The set's parameters as the trace reports them: name, value, unit and origin."""
+    return tuple(ParameterTrace(name=p.name, value=to_json(p.value), unit=p.unit,
+                                origin=p.origin) for p in cs.parameters)

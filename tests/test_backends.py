@@ -229,7 +229,7 @@ def test_a_set_equal_to_one_lowered_before_is_lowered_on_its_own_nodes() -> None
     first = koordrules.load_text(VECTOR, file="vector.yaml")
     second = koordrules.load_text(VECTOR, file="vector.yaml")
     assert first == second and first is not second
-    for cs in (first, second):  # evaluation_order's cache returns the first set's criteria
+    for cs in (first, second):  # each set is lowered on its own criterion objects
         assert len(lower(cs, PolarsOps()).missing_flags) > 0
 
 

@@ -175,7 +175,7 @@ outcomes:
     result = evaluate(cs, RECORD)
     assert result.trace is not None
     assert "parameters" in result.trace.__dict__, (
-        "every evaluation backend must fill Trace.parameters (engine.parameter_traces)")
+        "every evaluation backend must fill Trace.parameters (trace.parameter_traces)")
     params = {p.name: (p.value, p.unit, p.origin) for p in result.trace.parameters}
     assert params == {"months": (3, "months", "test/v@1.0.0"),
                       "units": (2, "units", "test/base@1.0.0")}

@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from koordrules import ast
 from koordrules.backends import UnsupportedError
-from koordrules.check import environment
+from koordrules.check import environment, evaluation_order
 from koordrules.typecheck import infer
 from koordrules.values import Duration
 
@@ -146,8 +146,6 @@ class Lowered(Generic[E]):
 
 class Lowering(Generic[E]):
     def __init__(self, cs: ast.CriteriaSet, ops: Ops[E]) -> None:
-        from koordrules.engine import evaluation_order
-
         self.cs = cs
         self.ops = ops
         self.env = environment(cs)
@@ -155,9 +153,7 @@ class Lowering(Generic[E]):
         self.params = {p.name: p.value for p in cs.parameters}
         self.criterion_index = {c.name: i for i, c in enumerate(cs.criteria)}
         self.criterion_expr = {c.name: c.expr for c in cs.criteria}
-        # evaluation_order is cached by equality: take this set's own criterion objects
-        by_name = {c.name: c for c in cs.criteria}
-        self.order = [by_name[c.name] for c in evaluation_order(cs)]
+        self.order = list(evaluation_order(cs))
         self.values: dict[int, Val[E]] = {}  # id(node) -> lowered value (for missing)
         self.columns: dict[int, E] = {}  # id(root node) -> its criterion or rule column
 
@@ -435,8 +431,6 @@ def lower(cs: ast.CriteriaSet, ops: Ops[E]) -> Lowered[E]:
 
 def levels(cs: ast.CriteriaSet) -> list[list[str]]:
     """Criteria names grouped so each group only uses criteria of earlier groups."""
-    from koordrules.engine import evaluation_order
-
     names = {c.name for c in cs.criteria}
     level: dict[str, int] = {}
     for c in evaluation_order(cs):

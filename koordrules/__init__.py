@@ -12,7 +12,7 @@ from koordrules.ast import (
     Parameter,
     SetRef,
 )
-from koordrules.catalog import Catalog
+from koordrules.catalog import Catalog, load
 from koordrules.compiler import Outcome, Program
 from koordrules.compiler import compile_set as compile
 from koordrules.engine import evaluate
@@ -29,7 +29,7 @@ from koordrules.errors import (
     TypeCheckError,
 )
 from koordrules.impact import ImpactReport, diff
-from koordrules.loader import load, load_text
+from koordrules.loader import load_text
 from koordrules.parser import parse_expression
 from koordrules.result import Result
 from koordrules.trace import Trace, TraceNode

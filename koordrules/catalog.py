@@ -189,6 +189,27 @@ def catalog_root(path: str | Path) -> Path:
     return criteria_dir()
 
 
+def load_with_warnings(path: str | Path) -> tuple[ast.CriteriaSet, list[Diagnostic]]:
+    """Load and check one criteria file; return the set and its warnings."""
+    setfile = read(path)
+    if setfile.spec.extends is not None:
+        # a variant resolves against the catalogue it lives in
+        catalog = Catalog.scan(path)
+        if any(d.severity == "error" for d in catalog.diagnostics) or not len(catalog):
+            raise CriteriaError(catalog.diagnostics, file=setfile.doc.file)
+        return catalog.get(setfile.key), catalog.diagnostics
+    cs, problems = build(setfile)
+    return finish(cs, problems, setfile.doc.file)
+
+
+def load(path: str | Path) -> ast.CriteriaSet:
+    """Load and check one criteria file. Raises :class:`CriteriaError` listing every problem.
+
+    A variant (``extends:``) is resolved against the catalogue the file lives in: the nearest
+    ancestor folder named ``criteria`` or holding ``criteria.lock``, else the shipped one."""
+    return load_with_warnings(path)[0]
+
+
 @functools.cache
 def _builtin() -> Catalog:
     return Catalog.load(criteria_dir())

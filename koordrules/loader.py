@@ -206,32 +206,11 @@ def finish(cs: ast.CriteriaSet | None, problems: list[Diagnostic],
     return cs, problems
 
 
-def load_with_warnings(path: str | Path) -> tuple[ast.CriteriaSet, list[Diagnostic]]:
-    """Load and check one criteria file; return the set and its warnings."""
-    setfile = read(path)
-    if setfile.spec.extends is not None:
-        # A variant resolves against the catalogue it lives in. The catalogue sits above the
-        # loader (it builds sets with it), hence the import here rather than at the top.
-        from koordrules.catalog import Catalog
-
-        catalog = Catalog.scan(path)
-        if any(d.severity == "error" for d in catalog.diagnostics) or not len(catalog):
-            raise CriteriaError(catalog.diagnostics, file=setfile.doc.file)
-        return catalog.get(setfile.key), catalog.diagnostics
-    cs, problems = build(setfile)
-    return finish(cs, problems, setfile.doc.file)
-
-
-def load(path: str | Path) -> ast.CriteriaSet:
-    """Load and check one criteria file. Raises :class:`CriteriaError` listing every problem.
-
-    A variant (``extends:``) is resolved against the catalogue the file lives in: the nearest
-    ancestor folder named ``criteria`` or holding ``criteria.lock``, else the shipped one."""
-    return load_with_warnings(path)[0]
-
-
 def load_text(text: str, *, file: str | None = None) -> ast.CriteriaSet:
-    """Like :func:`load`, from text (``file`` names it in messages)."""
+    """Load and check a criteria set from text (``file`` names it in messages).
+
+    A variant (``extends:``) needs its base: load it from a file or a catalogue
+    (:func:`koordrules.load`, :class:`koordrules.Catalog`)."""
     setfile = read_text(text, file=file)
     if setfile.spec.extends is not None:
         raise CriteriaError([Diagnostic(

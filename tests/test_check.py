@@ -9,7 +9,7 @@ import pytest
 from conftest import HEADER_LINES
 
 from koordrules import CriteriaError, Diagnostic, load
-from koordrules.loader import load_with_warnings
+from koordrules.catalog import load_with_warnings
 
 MakeSet = Callable[..., Path]
 

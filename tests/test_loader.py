@@ -10,7 +10,7 @@ import pytest
 from conftest import HEADER, HEADER_LINES, write_set
 
 from koordrules import CriteriaError, KoordError, LoadError, ast, load, load_text
-from koordrules.loader import load_with_warnings
+from koordrules.catalog import load_with_warnings
 
 MakeSet = Callable[..., Path]
 

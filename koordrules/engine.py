@@ -12,6 +12,7 @@ from typing import Any
 
 from koordrules import ast
 from koordrules.check import evaluation_order
+from koordrules.compiler import compiled_or_none
 from koordrules.evaluator import Interpreter
 from koordrules.inputs import validate_record
 from koordrules.result import Result
@@ -72,8 +73,6 @@ def evaluate(
     tests/test_compiler.py).
     """
     if not reference:
-        from koordrules.compiler import compiled_or_none
-
         program = compiled_or_none(cs)
         if program is not None:
             return program.evaluate(record, strict=strict, trace=trace, redact=redact,

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from koordrules import ast
 from koordrules.check import environment, evaluation_order
 from koordrules.errors import EvalError, KoordError
-from koordrules.evaluator import arith, compare, membership
+from koordrules.evaluator import arith, choose, compare, membership
 from koordrules.functions import FUNCTIONS, kleene_and, kleene_or
 from koordrules.inputs import MAX_KEYS, MAX_STRING, check_value, validate_record
 from koordrules.result import Result
@@ -670,8 +670,6 @@ class Program:
     def _choose(self, tried: tuple[Value, ...]) -> tuple[str | None, tuple[str, ...]]:
         found = self._choices.get(tried)
         if found is None:
-            from koordrules.engine import choose
-
             found = choose(self.criteria_set, list(tried))
             if len(self._choices) < _CHOICE_CACHE_LIMIT:
                 self._choices[tried] = found

@@ -13,7 +13,7 @@ from typing import Any
 from koordrules import ast
 from koordrules.check import evaluation_order
 from koordrules.compiler import compiled_or_none
-from koordrules.evaluator import Interpreter
+from koordrules.evaluator import Interpreter, choose
 from koordrules.inputs import validate_record
 from koordrules.result import Result
 from koordrules.sentences import criterion_sentence, outcome_sentence
@@ -31,24 +31,6 @@ from koordrules.values import Value
 def _truth(value: Value) -> bool | None:
     """A condition's value (the checker guarantees conditions are boolean or unknown)."""
     return value if value is None or isinstance(value, bool) else bool(value)
-
-
-def choose(cs: ast.CriteriaSet, values: list[Value]) -> tuple[str | None, tuple[str, ...]]:
-    """The outcome from the values of the rules tried, and the outcomes still possible.
-
-    The first true rule wins if every rule before it is false; an unknown rule before it
-    leaves the outcome open between them. If no rule can be true, ``otherwise`` wins.
-    """
-    possible: list[str] = []
-    for rule, value in zip(cs.rules, values, strict=False):
-        if value is True:
-            possible.append(rule.id)
-            break
-        if value is None:
-            possible.append(rule.id)
-    else:
-        possible.append(cs.otherwise.id)
-    return (possible[0] if len(possible) == 1 else None), tuple(possible)
 
 
 def evaluate(

@@ -78,6 +78,24 @@ def membership(item: Value, container: Value, negated: bool) -> bool | None:
     return not found
 
 
+def choose(cs: ast.CriteriaSet, values: list[Value]) -> tuple[str | None, tuple[str, ...]]:
+    """The outcome from the values of the rules tried, and the outcomes still possible.
+
+    The first true rule wins if every rule before it is false; an unknown rule before it
+    leaves the outcome open between them. If no rule can be true, ``otherwise`` wins.
+    """
+    possible: list[str] = []
+    for rule, value in zip(cs.rules, values, strict=False):
+        if value is True:
+            possible.append(rule.id)
+            break
+        if value is None:
+            possible.append(rule.id)
+    else:
+        possible.append(cs.otherwise.id)
+    return (possible[0] if len(possible) == 1 else None), tuple(possible)
+
+
 class Interpreter:
     """Evaluates expressions of one criteria set against one record.
 

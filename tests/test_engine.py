@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from koordrules import CriteriaSet, Result, evaluate
-from koordrules.engine import choose
+from koordrules.evaluator import choose
 from koordrules.trace import REDACTED, TraceNode
 
 RECORD: dict[str, Any] = {

@@ -48,7 +48,7 @@ from koordrules.errors import (
 from koordrules.fileformat import ID_PATTERN, SEMVER_PATTERN
 from koordrules.semver import Version
 from koordrules.values import Duration, add_duration
-from koordrules.yamldoc import YamlDoc, parse_yaml, read_yaml, validate
+from koordrules.yamldoc import YamlDoc, parse_yaml, read_text_file, read_yaml, validate
 
 MAPPING_SUFFIX = ".mapping.yaml"
 MAX_BUNDLE_BYTES = 20_000_000
@@ -630,23 +630,13 @@ def read_bundle_file(path: str | Path) -> Bundle:
 
 
 def load_json(path: str | Path) -> Any:
-    file = str(path)
+    """A JSON file (UTF-8, at most ``MAX_BUNDLE_BYTES``); errors are :class:`LoadError`."""
+    text = read_text_file(path, max_bytes=MAX_BUNDLE_BYTES)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as ex:
-        raise LoadError(f"cannot read the file: {ex.strerror}", file=file,
-                        code="io_error") from ex
-    if len(raw) > MAX_BUNDLE_BYTES:
-        raise LoadError(f"the file is larger than {MAX_BUNDLE_BYTES} bytes", file=file,
-                        code="too_large")
-    try:
-        return json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as ex:
-        raise LoadError(f"the file is not UTF-8 (byte {ex.start})", file=file,
-                        code="encoding_error") from ex
+        return json.loads(text)
     except json.JSONDecodeError as ex:
         raise LoadError(f"invalid JSON at line {ex.lineno}, column {ex.colno}: {ex.msg}",
-                        file=file, code="json_error") from ex
+                        file=str(path), code="json_error") from ex
 
 
 def iter_bundles(path: str | Path) -> Iterator[tuple[int, Any]]:

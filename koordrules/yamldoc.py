@@ -211,23 +211,27 @@ def parse_yaml(text: str, *, file: str | None = None,
     return doc
 
 
-def read_yaml(path: str | Path, *, raw_keys: Collection[str] = ("when",)) -> YamlDoc:
-    """Read and parse a YAML file (UTF-8, optional BOM)."""
+def read_text_file(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """A UTF-8 text file (optional BOM) of at most ``max_bytes``, or a :class:`LoadError`."""
     file = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as ex:
         raise LoadError(f"cannot read the file: {ex.strerror}", file=file,
                         code="io_error") from ex
-    if len(raw) > MAX_FILE_BYTES:
-        raise LoadError(f"the file is larger than {MAX_FILE_BYTES} bytes", file=file,
+    if len(raw) > max_bytes:
+        raise LoadError(f"the file is larger than {max_bytes} bytes", file=file,
                         code="too_large")
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as ex:
         raise LoadError(f"the file is not UTF-8 (byte {ex.start})", file=file,
                         code="encoding_error") from ex
-    return parse_yaml(text, file=file, raw_keys=raw_keys)
+
+
+def read_yaml(path: str | Path, *, raw_keys: Collection[str] = ("when",)) -> YamlDoc:
+    """Read and parse a YAML file (UTF-8, optional BOM)."""
+    return parse_yaml(read_text_file(path), file=str(path), raw_keys=raw_keys)
 
 
 def validate(model: type[M], doc: YamlDoc) -> tuple[M | None, list[Diagnostic]]:

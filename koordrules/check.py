@@ -66,6 +66,10 @@ def check_expressions(criteria: Iterable[ast.Criterion], rules: Iterable[ast.Out
     return problems
 
 
+def _article(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
 def _err(code: str, message: str, span: object) -> Diagnostic:
     return Diagnostic("error", code, message, span)  # type: ignore[arg-type]
 
@@ -80,8 +84,8 @@ def _declarations(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
                         ("criterion", cs.criteria)):
         for item in items:
             if item.name in owners:
-                yield _err("duplicate_name",
-                           f"{item.name!r} is both a {owners[item.name]} and a {kind}", item.span)
+                both = f"{_article(owners[item.name])} and {_article(kind)}"
+                yield _err("duplicate_name", f"{item.name!r} is both {both}", item.span)
             owners.setdefault(item.name, kind)
     seen: set[str] = set()
     for rule in cs.outcomes:

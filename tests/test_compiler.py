@@ -15,11 +15,7 @@ import koordrules
 from koordrules import CriteriaSet, InputError, ast
 from koordrules.compiler import Program, compile_set, compiled_or_none
 from koordrules.engine import evaluate
-
-try:  # the shared strategies, when present
-    from koordrules.testing.strategies import records as shared_records
-except ImportError:  # pragma: no cover - depends on the tree
-    shared_records = None
+from koordrules.testing.strategies import records as shared_records
 
 HEADER = """\
 id: test/all-constructs
@@ -110,18 +106,15 @@ def _value(decl: ast.InputDecl) -> st.SearchStrategy[Any]:
 
 
 def records(cs: CriteriaSet) -> st.SearchStrategy[dict[str, Any]]:
-    """Records with some unknowns: the shared strategy when present, also a local one (which
-    puts explicit ``None`` values in, and date strings)."""
+    """Records with some unknowns: the shared strategy, and a local one (which puts explicit
+    ``None`` values in, and date strings)."""
     local = st.fixed_dictionaries(
         {}, optional={d.name: st.one_of(st.none(), _value(d)) for d in cs.inputs})
 
     def iso(record: dict[str, Any]) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in record.items()}
 
-    choices = [local, local.map(iso)]
-    if shared_records is not None:
-        choices.append(shared_records(cs, missing=0.3))
-    return st.one_of(*choices)
+    return st.one_of(local, local.map(iso), shared_records(cs, missing=0.3))
 
 
 @pytest.mark.parametrize("cs", SETS, ids=IDS)

@@ -28,7 +28,7 @@ import datetime as dt
 import importlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -1107,57 +1107,47 @@ def _episode_months(ctx: _Context, d: EpisodeRemainingMonths) -> tuple[Any, tupl
     return best, tuple(sources)
 
 
-_READS: dict[str, str] = {
-    "age_years": "Patient", "age_in_range": "Patient", "count_encounters": "Encounter",
-    "count_readmissions": "Encounter", "distinct_units": "Encounter",
-    "count_open_referrals": "ServiceRequest", "has_condition": "Condition",
-    "ckd_stage": "Condition", "diagnosis_group": "Condition", "care_team_role": "CareTeam",
-    "episode_remaining_months": "EpisodeOfCare",
+def _age_years(ctx: _Context, d: AgeYears) -> tuple[Any, tuple[str, ...]]:
+    low, high, where = _age(ctx)
+    if low != high:
+        raise _Unknown("Patient.birthDate is too imprecise for the age")
+    return low, (where,)
+
+
+def _age_in_range(ctx: _Context, d: AgeInRange) -> tuple[Any, tuple[str, ...]]:
+    low, high, where = _age(ctx)
+    results = {(d.min is None or age >= d.min) and (d.max is None or age <= d.max)
+               for age in (low, high)}
+    if len(results) > 1:
+        raise _Unknown("Patient.birthDate is too imprecise for the age")
+    return results.pop(), (where,)
+
+
+#: Each derivation kind: the resource type it reads, and the function that derives it.
+_DERIVATIONS: dict[str, tuple[str, Callable[[_Context, Any], tuple[Any, tuple[str, ...]]]]] = {
+    "age_years": ("Patient", _age_years),
+    "age_in_range": ("Patient", _age_in_range),
+    "count_encounters": ("Encounter", _count_encounters),
+    "count_readmissions": ("Encounter", _count_readmissions),
+    "distinct_units": ("Encounter", _distinct_units),
+    "count_open_referrals": ("ServiceRequest", _count_referrals),
+    "has_condition": ("Condition", _has_condition),
+    "ckd_stage": ("Condition", _ckd_stage),
+    "diagnosis_group": ("Condition", _diagnosis_group),
+    "care_team_role": ("CareTeam", _care_team_role),
+    "episode_remaining_months": ("EpisodeOfCare", _episode_months),
 }
 
 
 def _derive(ctx: _Context, name: str, d: Any) -> Derived:
     kind = d.from_
-    reads = _READS[kind]
+    reads, derive = _DERIVATIONS[kind]
     if reads != "Patient" and reads not in ctx.bundle.malformed and not ctx.bundle.of(reads):
         reason = f"the bundle has no {reads} resources"
         return Derived(name, kind, d.absent, (), reason if d.absent is None else
                        f"{reason}; the mapping's 'absent' value is used")
     try:
-        if isinstance(d, AgeYears):
-            low, high, where = _age(ctx)
-            if low != high:
-                raise _Unknown("Patient.birthDate is too imprecise for the age")
-            value: Any = low
-            sources: tuple[str, ...] = (where,)
-        elif isinstance(d, AgeInRange):
-            low, high, where = _age(ctx)
-            tests = [d.min is None or age >= d.min for age in (low, high)]
-            tests2 = [d.max is None or age <= d.max for age in (low, high)]
-            results = {a and b for a, b in zip(tests, tests2, strict=True)}
-            if len(results) > 1:
-                raise _Unknown("Patient.birthDate is too imprecise for the age")
-            value, sources = results.pop(), (where,)
-        elif isinstance(d, CountReadmissions):
-            value, sources = _count_readmissions(ctx, d)
-        elif isinstance(d, DistinctUnits):
-            value, sources = _distinct_units(ctx, d)
-        elif isinstance(d, CountEncounters):
-            value, sources = _count_encounters(ctx, d)
-        elif isinstance(d, CountOpenReferrals):
-            value, sources = _count_referrals(ctx, d)
-        elif isinstance(d, HasCondition):
-            value, sources = _has_condition(ctx, d)
-        elif isinstance(d, CkdStage):
-            value, sources = _ckd_stage(ctx, d)
-        elif isinstance(d, DiagnosisGroup):
-            value, sources = _diagnosis_group(ctx, d)
-        elif isinstance(d, CareTeamRole):
-            value, sources = _care_team_role(ctx, d)
-        elif isinstance(d, EpisodeRemainingMonths):
-            value, sources = _episode_months(ctx, d)
-        else:  # pragma: no cover - the schema admits no other kind
-            raise _Unknown(f"unsupported derivation {kind}")
+        value, sources = derive(ctx, d)
     except _Unknown as ex:
         return Derived(name, kind, None, (), str(ex))
     return Derived(name, kind, value, sources)

@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,20 +43,12 @@ sys.path.insert(0, str(HERE.parent))
 
 from datagen import generate_records, to_arrow, to_polars  # noqa: E402
 from peers import PEERS, PeerUnavailable, evaluate_python  # noqa: E402
+from peers_bench import median_seconds  # noqa: E402
 
 import koordrules  # noqa: E402
 from koordrules.compiler import Program  # noqa: E402
 
 SET = "helse-vest/anbefaling-3"
-
-
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def per_record(fn: Callable[[Any], object], records: list[Any]) -> Callable[[], None]:

@@ -23,7 +23,7 @@ from datagen import Record, generate_records, to_arrow, to_polars
 from peers import PEERS, Peer, PeerUnavailable
 
 
-def _median_seconds(fn: Callable[[], object], repeat: int) -> float:
+def median_seconds(fn: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -75,7 +75,7 @@ def main() -> None:
         subset = records[: args.slow_n] if peer.slow else records
         job = _job(peer, evaluate, subset)
         _job(peer, evaluate, records[:100])()  # warm-up: first calls pay one-off costs
-        seconds = _median_seconds(job, args.repeat)
+        seconds = median_seconds(job, args.repeat)
         rows.append((peer.name, _package_version(peer.package), len(subset), seconds))
 
     if not args.only:
@@ -83,7 +83,7 @@ def main() -> None:
             ("conversion: dicts -> polars", to_polars, "polars"),
             ("conversion: dicts -> arrow", to_arrow, "pyarrow"),
         ):
-            seconds = _median_seconds(partial(convert, records), args.repeat)
+            seconds = median_seconds(partial(convert, records), args.repeat)
             rows.append((name, _package_version(package), len(records), seconds))
 
     python_us = next((s / n * 1e6 for name, _, n, s in rows if name.startswith("python")), None)

@@ -112,6 +112,40 @@ class Call(Node):
     args: tuple[Expr, ...]
 
 
+class If(Node):
+    """``if condition then then else else_``; an unknown condition gives unknown."""
+
+    kind: Literal["if"] = "if"
+    condition: Expr
+    then: Expr
+    else_: Expr
+
+
+class Implies(Node):
+    """``left implies right`` (Kleene: ``not left or right``)."""
+
+    kind: Literal["implies"] = "implies"
+    left: Expr
+    right: Expr
+
+
+class Xor(Node):
+    """``left xor right``: unknown when either side is unknown."""
+
+    kind: Literal["xor"] = "xor"
+    left: Expr
+    right: Expr
+
+
+class Between(Node):
+    """``operand between low and high``: ``operand >= low and operand <= high`` (Kleene)."""
+
+    kind: Literal["between"] = "between"
+    operand: Expr
+    low: Expr
+    high: Expr
+
+
 Expr: TypeAlias = Annotated[
     BooleanLiteral
     | NumberLiteral
@@ -127,11 +161,16 @@ Expr: TypeAlias = Annotated[
     | Compare
     | Arith
     | In
-    | Call,
+    | Call
+    | If
+    | Implies
+    | Xor
+    | Between,
     Field(discriminator="kind"),
 ]
 
-for _model in (ListExpr, Not, Negate, And, Or, Compare, Arith, In, Call):
+for _model in (ListExpr, Not, Negate, And, Or, Compare, Arith, In, Call, If, Implies, Xor,
+               Between):
     _model.model_rebuild()
 
 
@@ -146,6 +185,12 @@ def children(node: Expr) -> tuple[Expr, ...]:
             return ops
         case Compare(left=a, right=b) | Arith(left=a, right=b):
             return (a, b)
+        case Implies(left=a, right=b) | Xor(left=a, right=b):
+            return (a, b)
+        case If(condition=c, then=t, else_=e):
+            return (c, t, e)
+        case Between(operand=x, low=lo, high=hi):
+            return (x, lo, hi)
         case In(item=a, container=b):
             return (a, b)
         case Call(args=args):

@@ -41,9 +41,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from koordrules import ast
 from koordrules.check import environment, evaluation_order
 from koordrules.errors import EvalError, KoordError
-from koordrules.evaluator import arith, choose, compare, membership
-from koordrules.functions import FUNCTIONS, kleene_and, kleene_or
+from koordrules.evaluator import choose
 from koordrules.inputs import MAX_KEYS, MAX_STRING, check_value, validate_record
+from koordrules.operators import FUNCTIONS, OPERATORS, operator_name
+from koordrules.operators.reference import arith, compare, kleene_and, kleene_or, membership
 from koordrules.result import Result
 from koordrules.sentences import criterion_sentence, outcome_sentence
 from koordrules.trace import (
@@ -322,7 +323,11 @@ class _Gen:
                 return self.membership(item, container, negated)
             case ast.Call(function=fn, args=args):
                 return self.call(node, fn, args)
-        raise EvalError(f"cannot compile {node.kind}", span=node.span)  # pragma: no cover
+        key = operator_name(node)
+        if key is None:  # pragma: no cover - the AST is closed
+            raise EvalError(f"cannot compile {node.kind}", span=node.span)
+        impl = self.const(OPERATORS[key].impl)
+        return f"{impl}(" + "".join(self.expr(k) + ", " for k in ast.children(node)) + ")"
 
     def kleene(self, ops: Sequence[ast.Expr], *, conjunction: bool) -> str:
         if len(ops) == 1:

@@ -1,81 +1,24 @@
 """The reference interpreter: evaluates checked expressions with three-valued logic.
 
-``None`` is *unknown*. ``and``/``or``/``not`` are Kleene's strong connectives, as in HL7 CQL;
-comparisons, arithmetic and membership with an unknown operand are unknown, and so is division
-by zero (CQL returns null there too). Every other backend is tested against this one.
+``None`` is *unknown*. Every operator's meaning is its entry in the operator table
+(:mod:`koordrules.operators`): this module only walks the tree, resolves names and records
+the trace. Every other target is tested against it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from koordrules import ast
 from koordrules.errors import EvalError
-from koordrules.functions import FUNCTIONS, kleene_and, kleene_or
+from koordrules.operators import FUNCTIONS, OPERATORS, operator_name
 from koordrules.trace import NULL_TRACER, RefKind, Tracer
-from koordrules.values import Duration, Value, add_duration
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
+from koordrules.values import Duration, Value
 
 # Functions whose result depends on whether an argument is known, not only on its value.
 _KNOWLEDGE_FUNCTIONS = frozenset({"is_known", "coalesce"})
-
-
-def _orderable(value: Value) -> Value:
-    return value.approx_days() if isinstance(value, Duration) else value
-
-
-def compare(op: str, left: Value, right: Value) -> bool | None:
-    if left is None or right is None:
-        return None
-    if op in ("==", "!="):
-        return _COMPARE[op](left, right)
-    return _COMPARE[op](_orderable(left), _orderable(right))
-
-
-def arith(op: str, left: Value, right: Value) -> Value:
-    if left is None or right is None:
-        return None
-    if isinstance(left, dt.date) and isinstance(right, dt.date):
-        return Duration(days=(left - right).days)
-    if isinstance(left, dt.date) and isinstance(right, Duration):
-        return add_duration(left, -right if op == "-" else right)
-    if isinstance(left, Duration) and isinstance(right, dt.date):
-        return add_duration(right, left)
-    if isinstance(left, Duration) and isinstance(right, Duration):
-        sign = -1 if op == "-" else 1
-        return Duration(left.months + sign * right.months, left.days + sign * right.days)
-    a: Any = left
-    b: Any = right
-    if op == "+":
-        return a + b  # type: ignore[no-any-return]
-    if op == "-":
-        return a - b  # type: ignore[no-any-return]
-    if op == "*":
-        return a * b  # type: ignore[no-any-return]
-    if b == 0:
-        return None
-    return a / b  # type: ignore[no-any-return]
-
-
-def membership(item: Value, container: Value, negated: bool) -> bool | None:
-    """``item in container`` as the Kleene disjunction of ``item == element``."""
-    if item is None or container is None:
-        return None
-    found = kleene_or([None if e is None else e == item for e in container])  # type: ignore[union-attr]
-    if found is None or not negated:
-        return found
-    return not found
+_SEQUENCE_OPERATORS = frozenset({"and", "or"})
 
 
 def choose(cs: ast.CriteriaSet, values: list[Value]) -> tuple[str | None, tuple[str, ...]]:
@@ -158,33 +101,19 @@ class Interpreter:
                 value, ref = self._name(name)
             case ast.ListExpr(items=items):
                 value = tuple(self.evaluate(i) for i in items)
-            case ast.Not(operand=o):
-                v = self.evaluate(o)
-                value = None if v is None else not v
-            case ast.Negate(operand=o):
-                v = self.evaluate(o)
-                value = None if v is None else -v
-            case ast.And(operands=ops):
-                value = kleene_and([self.evaluate(o) for o in ops])
-            case ast.Or(operands=ops):
-                value = kleene_or([self.evaluate(o) for o in ops])
-            case ast.Compare(op=op, left=a, right=b):
-                value = compare(op, self.evaluate(a), self.evaluate(b))
-            case ast.Arith(op=op, left=a, right=b):
-                try:
-                    value = arith(op, self.evaluate(a), self.evaluate(b))
-                except (OverflowError, ValueError) as ex:
-                    raise EvalError(f"arithmetic out of range: {ex}", span=node.span) from ex
-            case ast.In(item=item, container=container, negated=negated):
-                value = membership(self.evaluate(item), self.evaluate(container), negated)
             case ast.Call(function=fn, args=args):
                 values = [self.evaluate(a) for a in args]
                 if self.any_record and fn in _KNOWLEDGE_FUNCTIONS and values[0] is None:
                     value = None
                 else:
                     value = FUNCTIONS[fn].impl(values)
-            case _:  # pragma: no cover - the AST is closed
-                raise EvalError(f"cannot evaluate {node.kind}", span=node.span)
+            case _:
+                op = operator_name(node)
+                if op is None:  # pragma: no cover - the AST is closed
+                    raise EvalError(f"cannot evaluate {node.kind}", span=node.span)
+                v = [self.evaluate(k) for k in ast.children(node)]
+                impl = OPERATORS[op].impl
+                value = impl(v) if op in _SEQUENCE_OPERATORS else impl(*v)
         tracer.exit(node, value, ref)
         return value
 

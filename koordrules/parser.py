@@ -16,6 +16,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from koordrules import ast
 from koordrules.errors import ParseError
 from koordrules.grammar import get_parser
+from koordrules.operators.numeric import INT_MAX
 from koordrules.span import Span
 from koordrules.values import UNIT_ALIASES
 
@@ -44,6 +45,12 @@ _TERMINAL_NAMES = {
     "_IN": "'in'",
     "_TRUE": "'true'",
     "_FALSE": "'false'",
+    "_IF": "'if'",
+    "_THEN": "'then'",
+    "_ELSE": "'else'",
+    "_IMPLIES": "'implies'",
+    "_XOR": "'xor'",
+    "_BETWEEN": "'between'",
     "$END": "end of expression",
 }
 
@@ -91,7 +98,16 @@ def _number(token: Token) -> int | float:
             span=_token_span(token),
             code="number_too_large",
         )
-    return float(text) if "." in text else int(text)
+    if "." in text:
+        return float(text)
+    value = int(text)
+    if value > INT_MAX:
+        raise ParseError(
+            f"the whole number {text[:12]}… is larger than {INT_MAX} (the largest integer)",
+            span=_token_span(token),
+            code="number_too_large",
+        )
+    return value
 
 
 @v_args(meta=True)
@@ -161,6 +177,18 @@ class _ToAst(Transformer[Token, ast.Expr]):
 
     def in_op(self, meta: Any, c: list[ast.Expr]) -> ast.Expr:
         return ast.In(item=c[0], container=c[1], span=_span(meta))
+
+    def if_op(self, meta: Any, c: list[ast.Expr]) -> ast.Expr:
+        return ast.If(condition=c[0], then=c[1], else_=c[2], span=_span(meta))
+
+    def implies_op(self, meta: Any, c: list[ast.Expr]) -> ast.Expr:
+        return ast.Implies(left=c[0], right=c[1], span=_span(meta))
+
+    def xor_op(self, meta: Any, c: list[ast.Expr]) -> ast.Expr:
+        return ast.Xor(left=c[0], right=c[1], span=_span(meta))
+
+    def between_op(self, meta: Any, c: list[ast.Expr]) -> ast.Expr:
+        return ast.Between(operand=c[0], low=c[1], high=c[2], span=_span(meta))
 
     def not_in_op(self, meta: Any, c: list[ast.Expr]) -> ast.Expr:
         return ast.In(item=c[0], container=c[1], negated=True, span=_span(meta))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from koordrules import ast
 from koordrules.errors import Diagnostic
-from koordrules.functions import FUNCTIONS
+from koordrules.operators import FUNCTIONS
 from koordrules.types import (
     ANY,
     BOOLEAN,
@@ -91,6 +91,26 @@ class _Checker:
                     return self.error(node, "type_error",
                                       f"cannot look for a {it} in a {ct}")
                 self.enum_members(item, it, container)
+                return BOOLEAN
+            case ast.Implies(left=a, right=b) | ast.Xor(left=a, right=b):
+                for o in (a, b):
+                    self.expect(o, BOOLEAN, f"'{node.kind}' needs booleans")
+                return BOOLEAN
+            case ast.If(condition=c, then=a, else_=b):
+                self.expect(c, BOOLEAN, "'if' needs a condition (boolean)")
+                ta, tb = self.infer(a), self.infer(b)
+                joined = unify(ta, tb)
+                if joined is None:
+                    return self.error(node, "type_error",
+                                      f"'then' and 'else' must have one type: {ta} and {tb}")
+                return joined
+            case ast.Between(operand=x, low=lo, high=hi):
+                types = [self.infer(k) for k in (x, lo, hi)]
+                known = [t for t in types if t.name != "any"]
+                if known and (known[0].name not in _ORDERED
+                              or any(t.name != known[0].name for t in known)):
+                    return self.error(node, "type_error", "'between' needs three values of one "
+                                      "ordered type, got " + ", ".join(map(str, types)))
                 return BOOLEAN
             case ast.Call(function=name, args=args):
                 arg_types = [self.infer(a) for a in args]

@@ -26,7 +26,7 @@ import koordrules
 from koordrules import Catalog
 from koordrules.cli import build_parser, main
 from koordrules.evaluator import Interpreter
-from koordrules.functions import FUNCTIONS
+from koordrules.operators import FUNCTIONS
 from koordrules.resources import criteria_dir
 from koordrules.values import Value, show
 
@@ -166,8 +166,9 @@ def test_the_documented_precedence_is_the_grammars() -> None:
     text = LANGUAGE.read_text(encoding="utf-8")
     order = re.findall(r"^\| \d[^|]*\| (`[^|]*)\|", text, flags=re.M)
     grammar = (ROOT / "grammars" / "criteria.lark").read_text(encoding="utf-8")
-    assert "or  <  and  <  not  <  comparisons" in grammar
-    assert [o.split("`")[1] for o in order[:3]] == ["or", "and", "not"]
+    assert "if-then-else  <  implies  <  or  <  xor  <  and  <  not" in grammar
+    assert [o.split("`")[1].split()[0] for o in order[:6]] == [
+        "if", "implies", "or", "xor", "and", "not"]
 
 
 # --- command lines and their output in the docs --------------------------------------------

@@ -349,7 +349,15 @@ def test_too_many_digits() -> None:
     err = parse_error("x > " + "9" * (MAX_NUMBER_DIGITS + 1))
     assert err.code == "number_too_large"
     assert err.span is not None and err.span.column == 5
-    assert parse("9" * MAX_NUMBER_DIGITS) == int("9" * MAX_NUMBER_DIGITS)
+    digits = "9" * (MAX_NUMBER_DIGITS - 1) + ".5"
+    assert parse(digits) == float(digits)
+
+
+def test_whole_numbers_are_int64() -> None:
+    assert parse("9223372036854775807") == 2**63 - 1
+    err = parse_error("x > 9223372036854775808")
+    assert err.code == "number_too_large"
+    assert err.span is not None and err.span.column == 5
 
 
 @pytest.mark.parametrize("text", ["2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10"])

@@ -33,8 +33,9 @@ from koordrules.engine import evaluate
 from koordrules.errors import InputError, KoordError
 from koordrules.evaluator import Interpreter
 from koordrules.explain import render_text
-from koordrules.functions import FUNCTIONS, kleene_and, kleene_or
 from koordrules.inputs import validate_record
+from koordrules.operators import FUNCTIONS
+from koordrules.operators.reference import kleene_and, kleene_or
 from koordrules.result import Result
 from koordrules.testing.strategies import input_values, records, representatives
 from koordrules.trace import REDACTED, TraceNode

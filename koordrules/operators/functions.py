@@ -1,16 +1,20 @@
-"""Built-in functions: name → signature and a pure implementation with unknown-aware semantics.
+"""Built-in functions: name → signature, type rule and reference implementation.
 
 Every implementation takes already-evaluated argument values (``None`` = unknown) and follows
-Kleene / HL7 CQL null semantics: a result is unknown exactly when the known arguments cannot
-decide it.
+Kleene null semantics: a result is unknown exactly when the known arguments cannot decide it
+(``is_known`` and ``coalesce`` look at knowledge itself). The list forms of ``any``/``all``
+are Kleene over the elements, unlike CQL's ``AnyTrue``/``AllTrue``, which skip nulls: here a
+null element is missing data, not an absent one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from koordrules.types import ANY, BOOLEAN, NUMBER, Type, unify
+from koordrules.operators.reference import kleene_and, kleene_or, whole_months_between
+from koordrules.types import ANY, BOOLEAN, DATE, NUMBER, STRING, Type, unify
 from koordrules.values import Value
 
 Checker = Callable[[Sequence[Type]], "Type | str"]
@@ -24,28 +28,6 @@ class Function:
     doc: str
     check: Checker
     impl: Callable[[Sequence[Value]], Value]
-
-
-def kleene_and(values: Sequence[Value]) -> bool | None:
-    """False if any is false; otherwise unknown if any is unknown; otherwise true."""
-    unknown = False
-    for v in values:
-        if v is False:
-            return False
-        if v is None:
-            unknown = True
-    return None if unknown else True
-
-
-def kleene_or(values: Sequence[Value]) -> bool | None:
-    """True if any is true; otherwise unknown if any is unknown; otherwise false."""
-    unknown = False
-    for v in values:
-        if v is True:
-            return True
-        if v is None:
-            unknown = True
-    return None if unknown else False
 
 
 def at_least(n: Value, values: Sequence[Value]) -> bool | None:
@@ -124,6 +106,17 @@ def _check_length(args: Sequence[Type]) -> Type | str:
     return NUMBER
 
 
+def _check_two(first: Type, second: Type, result: Type) -> Checker:
+    def check(args: Sequence[Type]) -> Type | str:
+        if len(args) != 2:
+            return "takes exactly two arguments"
+        for i, (want, got) in enumerate(zip((first, second), args, strict=True), start=1):
+            if not want.accepts(got):
+                return f"argument {i} must be a {want}, got {got}"
+        return result
+    return check
+
+
 def _any(values: Sequence[Value]) -> Value:
     flat = _flatten(values)
     return None if flat is None else kleene_or(flat)
@@ -157,6 +150,38 @@ def _length(values: Sequence[Value]) -> Value:
     return None if values[0] is None else len(values[0])  # type: ignore[arg-type]
 
 
+def _starts_with(values: Sequence[Value]) -> Value:
+    text, prefix = values
+    if not isinstance(text, str) or not isinstance(prefix, str):
+        return None
+    return text.startswith(prefix)
+
+
+def _dates(values: Sequence[Value]) -> tuple[dt.date, dt.date] | None:
+    start, end = values
+    if isinstance(start, dt.date) and isinstance(end, dt.date):
+        return start, end
+    return None
+
+
+def _months_between(values: Sequence[Value]) -> Value:
+    pair = _dates(values)
+    return None if pair is None else whole_months_between(*pair)
+
+
+def _years_between(values: Sequence[Value]) -> Value:
+    pair = _dates(values)
+    if pair is None:
+        return None
+    months = whole_months_between(*pair)
+    return months // 12 if months >= 0 else -(-months // 12)
+
+
+def _days_between(values: Sequence[Value]) -> Value:
+    pair = _dates(values)
+    return None if pair is None else (pair[1] - pair[0]).days
+
+
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in (
@@ -179,6 +204,19 @@ FUNCTIONS: dict[str, Function] = {
         Function("length", "length(list)",
                  "The number of elements of a list; unknown if the list is unknown.",
                  _check_length, _length),
+        Function("starts_with", "starts_with(text, prefix)",
+                 "True when text begins with prefix (case-sensitive), e.g. a code prefix.",
+                 _check_two(STRING, STRING, BOOLEAN), _starts_with),
+        Function("years_between", "years_between(from, to)",
+                 "Whole calendar years from the first date to the second (an age: "
+                 "years_between(birth_date, as_of)); negative when to is earlier.",
+                 _check_two(DATE, DATE, NUMBER), _years_between),
+        Function("months_between", "months_between(from, to)",
+                 "Whole calendar months from the first date to the second; negative when "
+                 "to is earlier.", _check_two(DATE, DATE, NUMBER), _months_between),
+        Function("days_between", "days_between(from, to)",
+                 "Days from the first date to the second; negative when to is earlier.",
+                 _check_two(DATE, DATE, NUMBER), _days_between),
     )
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,12 @@ from koordrules.values import Value
 MAX_KEYS = 1_000
 MAX_STRING = 10_000
 MAX_LIST = 1_000
+
+MAX_DIGITS = 4_300
+
+# the one number grammar of text cells: ASCII digits, no `_` separators, no `inf`/`nan`
+_INTEGER = re.compile(r"[+-]?[0-9]+\Z", re.ASCII)
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z", re.ASCII)
 
 _TRUE = {"true", "1", "yes", "ja"}
 _FALSE = {"false", "0", "no", "nei"}
@@ -131,16 +138,16 @@ def from_text(decl: ast.InputDecl, text: str) -> Any:
         if low in _FALSE:
             return False
         raise ValueError("must be true or false")
-    if decl.type == "integer":
-        try:
+    if decl.type in ("integer", "number"):
+        if len(text) > MAX_DIGITS:
+            raise ValueError(f"has more than {MAX_DIGITS} characters")
+        if _INTEGER.match(text):
             return int(text)
-        except ValueError:
-            raise ValueError("must be a whole number") from None
-    if decl.type == "number":
-        try:
-            return float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            raise ValueError("must be a number") from None
+        if decl.type == "integer":
+            raise ValueError("must be a whole number (digits 0-9, optionally signed)")
+        if _NUMBER.match(text):
+            return float(text)
+        raise ValueError("must be a number (digits 0-9, a decimal point, an exponent)")
     if decl.type == "list":
         return [from_text(decl.model_copy(update={"type": decl.items or "string"}), part)
                 for part in text.split(";")]

@@ -9,6 +9,7 @@ kept by path, so later checks (schema, expressions) can point into the file.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,16 @@ from koordrules.errors import Diagnostic, LoadError
 from koordrules.span import Span
 
 MAX_FILE_BYTES = 2_000_000
-MAX_NODES = 200_000
+MAX_NODES = 50_000
+"""Values (scalars, lists, mappings) in one file, counted while the YAML is read."""
+MAX_KEYS = 10_000
+"""Entries in one mapping, counted while the YAML is read."""
+MAX_DEPTH = 100
+"""Nesting of lists and mappings."""
+MAX_DIGITS = 4_300
+"""Digits of an integer (Python's own limit for converting text to a number)."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _SAFE_TAGS = {
     "tag:yaml.org,2002:" + t
@@ -115,7 +125,7 @@ class _Converter:
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise self.fail(key_node, "keys must be plain text")
-                key = key_node.value
+                key = self.text(key_node, key_node.value)
                 if key in out:
                     raise self.fail(key_node, f"the key {key!r} appears twice", "duplicate_key")
                 self.doc.keys[(*path, key)] = (key_node.start_mark.line + 1,
@@ -127,11 +137,31 @@ class _Converter:
         assert isinstance(node, yaml.ScalarNode)
         if raw:
             self.record_scalar(node, path)
-            return node.value
-        value = self.constructor.construct_object(node, deep=True)
+            return self.text(node, node.value)
+        if node.tag.endswith(":int") and sum(c.isdigit() for c in node.value) > MAX_DIGITS:
+            raise self.fail(node, f"the number has more than {MAX_DIGITS} digits",
+                            "number_too_large")
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except ValueError as ex:  # an impossible date (2024-02-30) or number
+            what = "date" if node.tag.endswith(":timestamp") else "value"
+            raise self.fail(node, f"{node.value!r} is not a valid {what}: {ex}",
+                            "yaml_value") from ex
         if isinstance(value, float) and value != value:
             raise self.fail(node, "NaN is not allowed", "yaml_value")
+        if isinstance(value, str):
+            return self.text(node, value)
         return value
+
+    def text(self, node: yaml.Node, value: str) -> str:
+        """``value`` with escaped surrogate pairs joined; an unpaired one is an error."""
+        if not _SURROGATE.search(value):
+            return value
+        try:
+            return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+        except UnicodeDecodeError:
+            raise self.fail(node, "the text holds an unpaired surrogate escape (\\ud800–"
+                            "\\udfff), which is not a character", "yaml_value") from None
 
     def record_scalar(self, node: yaml.ScalarNode, path: Path_) -> None:
         start, end = node.start_mark, node.end_mark
@@ -148,6 +178,38 @@ class _Converter:
             indent=indent,
             single_line=start.line == end.line,
         )
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, counting values, mapping entries and nesting while it composes
+    the node tree, so an oversized file is refused before it is built in memory."""
+
+    def __init__(self, text: str, file: str | None) -> None:
+        super().__init__(text)
+        self.file = file
+        self.nodes = 0
+        self.depth = 0
+
+    def refuse(self, message: str, code: str) -> LoadError:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        return LoadError(message, span=_mark_span(self.file, event.start_mark),
+                         file=self.file, code=code)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.refuse(f"the file has more than {MAX_NODES} values", "too_large")
+        if isinstance(parent, yaml.MappingNode) and index is None \
+                and len(parent.value) >= MAX_KEYS:
+            raise self.refuse(f"the mapping has more than {MAX_KEYS} entries", "too_large")
+        if self.depth >= MAX_DEPTH:
+            raise self.refuse(f"the YAML is nested more than {MAX_DEPTH} levels deep",
+                              "too_large")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _alias_free(node: yaml.Node) -> None:
@@ -173,8 +235,10 @@ def parse_yaml(text: str, *, file: str | None = None,
         raise LoadError(f"the file is larger than {MAX_FILE_BYTES} characters",
                         file=file, code="too_large")
     text = text.removeprefix("\ufeff")
+    loader: _BoundedLoader | None = None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _BoundedLoader(text, file)  # the reader checks every character here
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as ex:
         mark = ex.problem_mark or ex.context_mark
         problem = (ex.problem or "invalid YAML").strip()
@@ -190,8 +254,9 @@ def parse_yaml(text: str, *, file: str | None = None,
                         file=file, code="yaml_error") from ex
     except yaml.YAMLError as ex:
         raise LoadError(f"invalid YAML: {ex}", file=file, code="yaml_error") from ex
-    except RecursionError as ex:
-        raise LoadError("the YAML is nested too deeply", file=file, code="too_large") from ex
+    finally:
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise LoadError("the file is empty", file=file, code="empty_file",
                         span=Span(file=file, line=1, column=1, end_line=1, end_column=1))
@@ -204,8 +269,6 @@ def parse_yaml(text: str, *, file: str | None = None,
     doc = YamlDoc(file=file, text=text, data=None)
     try:
         doc.data = _Converter(doc, raw_keys).convert(node, ())
-    except RecursionError as ex:
-        raise LoadError("the YAML is nested too deeply", file=file, code="too_large") from ex
     except yaml.YAMLError as ex:
         raise LoadError(f"invalid YAML value: {ex}", file=file, code="yaml_value") from ex
     return doc

@@ -1,0 +1,283 @@
+"""Hostile input (issue 16): every finding of the red-team, one test each.
+
+Each bad criteria file or record gives a :class:`koordrules.KoordError` subclass with a clear
+message (and a position where there is one); a bad record never hides the records after it.
+Time and memory bounds of the size items are asserted in ``benchmarks/hostile_bench.py``,
+not here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from conftest import HEADER
+
+from koordrules import InputError, LoadError, load_text
+from koordrules.cli import main
+from koordrules.records import read_records
+
+BODY = """\
+inputs:
+  x: {type: number, kind: data}
+  s: {type: string, kind: data}
+criteria:
+  A:
+    title: big
+    when: x * x > 1
+outcomes:
+  - id: likely
+    title: Likely
+    when: A
+  - id: other
+    title: Other
+    otherwise: true
+"""
+SET_TEXT = HEADER + BODY
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def set_path(tmp_path: Path) -> Path:
+    path = tmp_path / "set.yaml"
+    path.write_text(SET_TEXT, encoding="utf-8")
+    return path
+
+
+def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def _items(path: Path, set_path: Path) -> list[tuple[int, object]]:
+    from koordrules import load
+
+    return list(read_records(path, load(set_path)))
+
+
+# --- criteria files (YAML) ---------------------------------------------------------------
+
+
+def _load_error(text: str) -> LoadError:
+    with pytest.raises(LoadError) as info:
+        load_text(text, file="hostile.yaml")
+    assert info.value.span is not None, str(info.value)
+    assert info.value.file == "hostile.yaml"
+    return info.value
+
+
+def test_yaml_integer_over_4300_digits_is_a_load_error_at_the_number() -> None:
+    err = _load_error(SET_TEXT + "notes: " + "9" * 5000 + "\n")
+    assert err.code == "number_too_large"
+    assert "4300 digits" in err.message
+    assert err.span is not None and err.span.line == SET_TEXT.count("\n") + 1
+
+
+@pytest.mark.parametrize("date", ["2024-02-30", "2023-02-29", "2024-13-01"])
+def test_yaml_impossible_date_is_a_load_error_at_the_date(date: str) -> None:
+    err = _load_error(SET_TEXT.replace("2024-01-01", date))
+    assert err.code in ("yaml_value", "schema_error")
+    assert err.span is not None and err.span.line == 5
+
+
+def test_yaml_impossible_timestamp_day_out_of_range() -> None:
+    err = _load_error(SET_TEXT.replace("2024-01-01", "2024-02-30"))
+    assert err.code == "yaml_value"
+    assert "2024-02-30" in err.message and "not a valid date" in err.message
+
+
+def test_yaml_unpaired_surrogate_escape_is_a_load_error() -> None:
+    err = _load_error(SET_TEXT.replace("title: big", 'title: "a\\ud800b"'))
+    assert err.code == "yaml_value"
+    assert "surrogate" in err.message
+    assert err.span is not None and (err.span.line, err.span.column) == (13, 12)
+
+
+def test_yaml_surrogate_pair_escape_is_one_character() -> None:
+    cs = load_text(SET_TEXT.replace("title: big", 'title: "\\ud83d\\ude00"'))
+    assert cs.criteria[0].title.get("nb") == "\U0001f600"
+    assert len(cs.sha256) == 64
+
+
+def test_yaml_150000_top_level_keys_are_refused_while_reading() -> None:
+    err = _load_error("".join(f"k{i}: 1\n" for i in range(150_000)))
+    assert err.code == "too_large"
+    assert "more than 10000 entries" in err.message
+    assert err.span is not None and err.span.line == 10_001
+
+
+def test_yaml_too_many_values_are_refused_while_reading() -> None:
+    err = _load_error("a: [" + ", ".join("1" for _ in range(60_000)) + "]\n")
+    assert err.code == "too_large"
+    assert "more than 50000 values" in err.message
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "a: " + "[" * 10_000 + "]" * 10_000 + "\n",
+                                  "a:\n" + "".join("  " * i + "- \n" for i in range(1, 300))])
+def test_yaml_nested_too_deeply_has_a_position(text: str) -> None:
+    err = _load_error(text)
+    assert err.code == "too_large"
+    assert "nested more than 100 levels" in err.message
+
+
+# --- record files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["json", "jsonl"])
+def test_record_integer_over_4300_digits(tmp_path: Path, set_path: Path, suffix: str) -> None:
+    path = _write(tmp_path, f"r.{suffix}", '{"x": ' + "9" * 5000 + "}\n")
+    code, out, err = run("eval", str(set_path), str(path))
+    assert code == 1
+    assert "bad_record: a number has more than 4300 digits" in err
+    assert "9999" not in out + err
+
+
+def test_json_lines_keep_every_record_after_a_bad_one(tmp_path: Path, set_path: Path) -> None:
+    lines = ['{"x": ' + "9" * 5000 + "}", '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+             '{"x": 2, "x": 3}', '{"x": 1, "s": "\\ud800"}', '{"x": NaN}', '{"x": 2}']
+    path = _write(tmp_path, "r.jsonl", "\n".join(lines) + "\n" + '{"x": 0}\n')
+    items = _items(path, set_path)
+    assert [n for n, _ in items] == [1, 2, 3, 4, 5, 6, 7]
+    errors = [r for _, r in items[:5]]
+    assert all(isinstance(e, InputError) and e.span is not None for e in errors)
+    assert [e.span.line for e in errors if isinstance(e, InputError) and e.span] == [1, 2, 3,
+                                                                                    4, 5]
+    assert items[5][1] == {"x": 2} and items[6][1] == {"x": 0}
+
+
+def test_json_record_nested_100000_deep(tmp_path: Path, set_path: Path) -> None:
+    path = _write(tmp_path, "r.json", '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    code, _, err = run("eval", str(set_path), str(path))
+    assert code == 1 and "nested too deeply" in err
+
+
+def test_json_record_nested_past_the_depth_limit(tmp_path: Path, set_path: Path) -> None:
+    path = _write(tmp_path, "r.jsonl", '{"x": ' + "[" * 40 + "]" * 40 + "}\n")
+    [(_, item)] = _items(path, set_path)
+    assert isinstance(item, InputError) and "nested more than 32 levels" in item.message
+
+
+@pytest.mark.parametrize("suffix,content", [
+    ("json", b'[{"x": 1}, {"x": 1, "s": "\xff"}, {"x": 2}]'),
+    ("jsonl", b'{"x": 1}\n{"x": 1, "s": "\xff"}\n{"x": 2}\n'),
+    ("csv", b"x,s\n1,a\n1,\xff\n2,b\n"),
+])
+def test_invalid_utf8_is_an_error_for_that_record_only(tmp_path: Path, set_path: Path,
+                                                      suffix: str, content: bytes) -> None:
+    items = _items(_write(tmp_path, f"r.{suffix}", content), set_path)
+    assert len(items) == 3
+    assert not isinstance(items[0][1], InputError)
+    assert isinstance(items[1][1], InputError) and "not valid UTF-8" in items[1][1].message
+    assert not isinstance(items[2][1], InputError)
+
+
+def test_csv_cell_over_the_csv_limit(tmp_path: Path, set_path: Path) -> None:
+    path = _write(tmp_path, "r.csv", "x,s\n1," + "a" * 200_000 + "\n2,b\n")
+    items = _items(path, set_path)
+    assert isinstance(items[0][1], InputError) and items[0][1].code == "bad_csv"
+    assert "field limit" in items[0][1].message
+    assert items[1][1] == {"x": 2, "s": "b"}
+
+
+@pytest.mark.parametrize("command", [("eval", "--trace"), ("explain",), ("eval",)])
+def test_lone_surrogate_in_value_or_id_is_a_record_error(tmp_path: Path, set_path: Path,
+                                                          command: tuple[str, ...]) -> None:
+    path = _write(tmp_path, "r.jsonl", '{"x": 1, "s": "\\ud800", "id": "\\udfff"}\n'
+                  '{"x": 2, "id": "b"}\n')
+    code, out, err = run(command[0], str(set_path), str(path), *command[1:], "--id-field", "id")
+    assert code == 1
+    assert "record 1: bad_record" in err
+    (out + err).encode("utf-8")  # nothing unencodable reached the output
+    assert "likely" in out or "Likely" in out  # the second record was still evaluated
+
+
+def test_json_duplicate_key_is_an_error(tmp_path: Path, set_path: Path) -> None:
+    path = _write(tmp_path, "r.json", '[{"x": 1, "x": 2}, {"x": 2, "s": {"a": 1, "a": 2}}]')
+    items = _items(path, set_path)
+    assert all(isinstance(r, InputError) and "appears twice" in r.message for _, r in items)
+
+
+def test_csv_duplicate_header_column_is_an_error(tmp_path: Path, set_path: Path) -> None:
+    [(number, item)] = _items(_write(tmp_path, "r.csv", "x,s,x\n1,a,2\n"), set_path)
+    assert number == 1 and isinstance(item, InputError)
+    assert "'x' more than once" in item.message
+
+
+@pytest.mark.parametrize("cell", ["1_000", "١٢", "１２", "inf", "nan", "0x10", " 1 2", "1e"])
+def test_csv_numbers_follow_one_strict_grammar(tmp_path: Path, set_path: Path,
+                                               cell: str) -> None:
+    [(_, item)] = _items(_write(tmp_path, "r.csv", f"x,s\n{cell},a\n"), set_path)
+    assert isinstance(item, InputError) and item.code == "bad_input_value"
+
+
+@pytest.mark.parametrize("cell,value", [("12", 12), ("-3", -3), ("+4", 4), ("2.5", 2.5),
+                                        (".5", 0.5), ("1e3", 1000.0), ("", None)])
+def test_csv_numbers_in_the_grammar_are_read(tmp_path: Path, set_path: Path, cell: str,
+                                             value: object) -> None:
+    [(_, item)] = _items(_write(tmp_path, "r.csv", f"x,s\n{cell},a\n"), set_path)
+    assert item == {"x": value, "s": "a"}
+
+
+@pytest.mark.parametrize("row", ["1", "1,a,extra"])
+def test_csv_short_and_long_rows_are_both_errors(tmp_path: Path, set_path: Path,
+                                                 row: str) -> None:
+    items = _items(_write(tmp_path, "r.csv", f"x,s\n{row}\n2,b\n"), set_path)
+    assert isinstance(items[0][1], InputError) and items[0][1].code == "bad_csv"
+    assert "cells but the header has 2 columns" in items[0][1].message
+    assert items[1] == (3, {"x": 2, "s": "b"})
+
+
+def test_json_array_is_streamed_record_by_record(tmp_path: Path, set_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from koordrules import records
+
+    monkeypatch.setattr(records, "CHUNK", 7)  # every record crosses a chunk boundary
+    rows = [{"x": i * 1234567, "s": "ø" * (i % 5)} for i in range(50)]
+    path = _write(tmp_path, "r.json", json.dumps(rows, indent=1, ensure_ascii=False))
+    items = _items(path, set_path)
+    assert [r for _, r in items] == rows
+    assert [n for n, _ in items] == list(range(1, 51))
+
+
+def test_json_array_syntax_error_keeps_the_records_before_it(tmp_path: Path,
+                                                             set_path: Path) -> None:
+    path = _write(tmp_path, "r.json", '[{"x": 1},\n {"x": 2}\n {"x": 3}]')
+    items = _items(path, set_path)
+    assert items[:2] == [(1, {"x": 1}), (2, {"x": 2})]
+    err = items[2][1]
+    assert isinstance(err, InputError) and err.code == "bad_json"
+    assert err.span is not None and err.span.line == 3
+
+
+def test_json_record_over_the_record_limit(tmp_path: Path, set_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from koordrules import records
+
+    monkeypatch.setattr(records, "MAX_RECORD", 100)
+    monkeypatch.setattr(records, "CHUNK", 16)
+    path = _write(tmp_path, "r.json", '[{"x": 1}, {"s": "' + "a" * 500 + '"}]')
+    items = _items(path, set_path)
+    assert items[0] == (1, {"x": 1})
+    assert isinstance(items[1][1], InputError) and items[1][1].code == "too_large"
+
+
+def test_json_line_over_the_line_limit(tmp_path: Path, set_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from koordrules import records
+
+    monkeypatch.setattr(records, "MAX_LINE", 50)
+    path = _write(tmp_path, "r.jsonl", '{"s": "' + "a" * 500 + '"}\n{"x": 1}\n')
+    items = _items(path, set_path)
+    assert isinstance(items[0][1], InputError) and items[0][1].code == "too_large"
+    assert items[1] == (2, {"x": 1})

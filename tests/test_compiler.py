@@ -255,3 +255,31 @@ def test_traces_are_produced_lazily() -> None:
     first = next(traces)
     assert first.trace is not None and first.outcome == "already_has_coordinator"
     assert len(list(traces)) == 4
+
+
+WIDE = HEADER.replace("all-constructs", "wide") + """\
+inputs:
+  a: {type: boolean, kind: data}
+  b: {type: boolean, kind: data}
+criteria:
+  Many:
+    title: many conditions
+    when: %s
+outcomes:
+  - {id: many, title: many, when: Many}
+  - {id: few, title: few, otherwise: true}
+"""
+
+
+@pytest.mark.parametrize("expr", [
+    "at_least(3, " + ", ".join(["a"] * 3299) + ", b)",
+    " and ".join(["a"] * 1659) + " and b",
+    " or ".join(["a"] * 1659) + " or b",
+], ids=["at_least-3300", "and-1660", "or-1660"])
+def test_wide_expressions_compile_without_recursion_limits(expr: str) -> None:
+    assert len(expr) < 10_000
+    cs = koordrules.load_text(WIDE % expr, file="wide.yaml")
+    program = compile_set(cs)
+    for record in ({"a": True, "b": True}, {"a": False}, {"b": True}, {}):
+        assert program.evaluate(record) == evaluate(cs, record, reference=True)
+        assert program.outcome(record).outcome == evaluate(cs, record, reference=True).outcome

@@ -12,55 +12,59 @@ from koordrules.ast import (
     Parameter,
     SetRef,
 )
+from koordrules.backends import UnsupportedError
 from koordrules.catalog import Catalog, load
 from koordrules.compiler import Outcome, Program
 from koordrules.compiler import compile_set as compile
 from koordrules.engine import evaluate
 from koordrules.errors import (
     CatalogError,
-    CheckError,
     CriteriaError,
     Diagnostic,
     EvalError,
     InputError,
+    InputProblem,
     KoordError,
     LoadError,
     ParseError,
-    TypeCheckError,
 )
+from koordrules.explain import render_text
 from koordrules.impact import ImpactReport, diff
 from koordrules.loader import load_text
 from koordrules.parser import parse_expression
 from koordrules.result import Result
-from koordrules.trace import Trace, TraceNode
+from koordrules.trace import CriterionTrace, ParameterTrace, RuleTrace, Trace, TraceNode
 
 __version__ = "0.1.0"
 
 __all__ = (
     "Catalog",
     "CatalogError",
-    "CheckError",
     "CriteriaError",
     "CriteriaSet",
     "Criterion",
+    "CriterionTrace",
     "Diagnostic",
     "EvalError",
     "ImpactReport",
     "InputDecl",
     "InputError",
+    "InputProblem",
     "KoordError",
     "LoadError",
     "LocalText",
     "Outcome",
     "OutcomeRule",
     "Parameter",
+    "ParameterTrace",
     "ParseError",
     "Program",
     "Result",
+    "RuleTrace",
     "SetRef",
     "Trace",
     "TraceNode",
-    "TypeCheckError",
+    "UnsupportedError",
     "__version__",
     "compile",
     "diff",
@@ -68,4 +72,5 @@ __all__ = (
     "load",
     "load_text",
     "parse_expression",
+    "render_text",
 )

@@ -7,7 +7,7 @@ returns a :class:`~koordrules.result.Result` with the trace.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from koordrules import ast
@@ -40,7 +40,7 @@ def evaluate(
     strict: bool = True,
     trace: bool = True,
     redact: bool = False,
-    ignore: frozenset[str] = frozenset(),
+    ignore: Collection[str] = frozenset(),
     reference: bool = False,
 ) -> Result:
     """Evaluate ``record`` under ``cs``.
@@ -54,12 +54,13 @@ def evaluate(
     result; ``reference=True`` uses the reference interpreter instead (the two agree:
     tests/test_compiler.py).
     """
+    skip = ignore if isinstance(ignore, frozenset) else frozenset(ignore)
     if not reference:
         program = compiled_or_none(cs)
         if program is not None:
             return program.evaluate(record, strict=strict, trace=trace, redact=redact,
-                                    ignore=ignore)
-    inputs, warnings = validate_record(cs, record, strict=strict, ignore=ignore)
+                                    ignore=skip)
+    inputs, warnings = validate_record(cs, record, strict=strict, ignore=skip)
     tracer = BufferTracer(redact=redact) if trace else None
     interpreter = Interpreter(cs, inputs, tracer=tracer) if tracer else Interpreter(cs, inputs)
 

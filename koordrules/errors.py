@@ -81,22 +81,46 @@ class ParseError(KoordError):
     code = "parse_error"
 
 
-class TypeCheckError(KoordError):
-    """An expression names something unknown or combines values of the wrong types."""
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """One problem with one field of a record. ``message`` names the field, never its value."""
 
-    code = "type_error"
-
-
-class CheckError(KoordError):
-    """A set-level problem: duplicate names, cycles between criteria, dead outcome rules."""
-
-    code = "check_error"
+    field: str | None
+    """The record's key (``None`` for the record as a whole)."""
+    code: str
+    message: str
 
 
 class InputError(KoordError):
-    """A patient record does not match the set's declared inputs."""
+    """A patient record does not match the set's declared inputs.
+
+    ``problems`` lists every problem found in the record (field, code, message), not only the
+    first; ``code`` and ``message`` are the first one's. No message contains an input value.
+    """
 
     code = "input_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        span: Span | None = None,
+        code: str | None = None,
+        file: str | None = None,
+        field: str | None = None,
+        problems: tuple[InputProblem, ...] = (),
+    ) -> None:
+        super().__init__(message, span=span, code=code, file=file)
+        self.problems = problems or (InputProblem(field, self.code, message),)
+        self.field = self.problems[0].field
+
+    @classmethod
+    def of(cls, problems: list[InputProblem]) -> InputError:
+        """One error carrying every problem (the first gives ``code`` and ``message``)."""
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        return cls(first.message + more, code=first.code, field=first.field,
+                   problems=tuple(problems))
 
 
 class EvalError(KoordError):
@@ -109,6 +133,12 @@ class CatalogError(KoordError):
     """A set id or version is not in the catalogue, or a stored result does not match it."""
 
     code = "catalog_error"
+
+
+class AuditError(KoordError):
+    """A decision record cannot be written, read or verified (edited, unsigned, duplicate)."""
+
+    code = "audit_error"
 
 
 class CriteriaError(KoordError):

@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from koordrules import ast
-from koordrules.errors import InputError
+from koordrules.errors import InputError, InputProblem
 from koordrules.values import Value
 
 MAX_KEYS = 1_000
@@ -91,9 +91,10 @@ def validate_record(
     record: Mapping[str, Any],
     *,
     strict: bool = True,
-    ignore: frozenset[str] = frozenset(),
+    ignore: Collection[str] = frozenset(),
 ) -> tuple[dict[str, Value], list[str]]:
-    """Validated inputs and warnings. Raises :class:`InputError` when ``strict``.
+    """Validated inputs and warnings. Raises :class:`InputError` when ``strict``, listing
+    every problem of the record in ``InputError.problems`` (field, code, message).
 
     Keys in ``ignore`` (record ids, grouping fields of a cohort file) are skipped.
     """
@@ -105,24 +106,26 @@ def validate_record(
     decls = {d.name: d for d in cs.inputs}
     out: dict[str, Value] = {}
     warnings: list[str] = []
+    problems: list[InputProblem] = []
     for key, value in record.items():
         if key in ignore:
             continue
         decl = decls.get(key) if isinstance(key, str) else None
         if decl is None:
             message = f"{key!r} is not an input of {cs.key}"
-            if strict:
-                raise InputError(message, code="unknown_input")
+            problems.append(InputProblem(key if isinstance(key, str) else None,
+                                         "unknown_input", message))
             warnings.append(message + "; ignored")
             continue
         try:
             out[key] = check_value(decl, value)
         except ValueError as ex:
             message = f"input {key!r} {ex}"
-            if strict:
-                raise InputError(message, code="bad_input_value") from None
+            problems.append(InputProblem(key, "bad_input_value", message))
             warnings.append(message + "; treated as unknown")
             out[key] = None
+    if strict and problems:
+        raise InputError.of(problems)
     return out, warnings
 
 
@@ -168,6 +171,7 @@ def record_from_text(cs: ast.CriteriaSet, row: Mapping[str, str],
             out[key] = from_text(decl, text)
         except ValueError as ex:
             if strict:
-                raise InputError(f"input {key!r} {ex}", code="bad_input_value") from None
+                raise InputError(f"input {key!r} {ex}", code="bad_input_value",
+                                 field=key) from None
             out[key] = None
     return out

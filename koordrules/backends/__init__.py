@@ -38,10 +38,12 @@ from koordrules import ast
 from koordrules.errors import InputError, KoordError
 
 if TYPE_CHECKING:
+    import polars
+
     from koordrules.compiler import Program
 
-Table: TypeAlias = Any
-"""A polars DataFrame (polars installed) or a list of dicts."""
+Table: TypeAlias = "polars.DataFrame | list[dict[str, Any]]"
+"""A polars DataFrame (polars installed) or a list of dicts (narrow with ``isinstance``)."""
 
 BACKENDS = ("python", "polars", "duckdb")
 FILE_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")

@@ -34,10 +34,12 @@ def evaluate(program: Program, data: Any, *, strict: bool = True,
         import polars as pl
 
         frame = pl.from_arrow(result)
+        assert isinstance(frame, pl.DataFrame)
         schema: dict[str, Any] = {"outcome": pl.String}
         schema.update({c: pl.Boolean for c in program.criteria_names})
         schema["missing"] = pl.List(pl.String)
-        if dict(frame.schema) == schema:  # type: ignore[union-attr]
+        if dict(frame.schema) == schema:
             return frame
         return frame.cast(schema)  # type: ignore[arg-type]
-    return result.to_pylist()
+    rows: list[dict[str, Any]] = result.to_pylist()
+    return rows

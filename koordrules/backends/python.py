@@ -58,7 +58,9 @@ def evaluate(program: Program, data: Any, *, strict: bool = True,
                 [pa.array(o, pa.string()), *[pa.array(c, pa.bool_()) for c in cs],
                  pa.array(m, pa.list_(pa.string()))], schema=schema)
             for o, cs, m in chunks]
-        return pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
+        frame = pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
+        assert isinstance(frame, pl.DataFrame)
+        return frame
     rows: list[dict[str, Any]] = []
     for o, cs, m in chunks:
         for i, outcome in enumerate(o):

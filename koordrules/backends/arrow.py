@@ -11,6 +11,7 @@ the enum's values, and columns that are not inputs are errors unless ignored. Wi
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,8 +145,12 @@ def _typed(pa: Any, pc: Any, decl: ast.InputDecl, column: Any, target: Any,
     if kind == "date" and (pa.types.is_string(t) or pa.types.is_large_string(t)):
         text = column.cast(pa.string())
         parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-        wrong = pc.or_(pc.and_(pc.is_valid(text), pc.is_null(parsed)),
-                       pc.and_(pc.is_valid(text), pc.not_equal(pc.utf8_length(text), 10)))
+        # strptime rolls 2024-02-30 over to 2024-03-01 and takes year 0: a real date is
+        # one that prints back as the text, from 0001-01-01 on
+        back = pc.strftime(parsed, format="%Y-%m-%d")
+        wrong = pc.and_(pc.is_valid(text), pc.or_kleene(
+            pc.or_kleene(pc.is_null(parsed), pc.not_equal(back, text)),
+            pc.less(parsed, pa.scalar(dt.datetime(1, 1, 1), type=parsed.type))))
         column = _reject(pa, pc, decl, parsed.cast(pa.date32()), wrong,
                          "must be a date (YYYY-MM-DD)", strict)
     return column.cast(target)

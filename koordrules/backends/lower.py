@@ -18,131 +18,16 @@ single-list forms of ``any``/``all``/``at_least``/``count_true``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 from koordrules import ast
 from koordrules.backends import UnsupportedError
+from koordrules.backends.ops import MONTH_DAYS, E, Lowered, Ops, Val, balanced
 from koordrules.check import environment, evaluation_order
 from koordrules.typecheck import infer
 from koordrules.values import Duration
 
-E = TypeVar("E")
-
-MONTH_DAYS = 30.436875
-"""Days in a month when durations are ordered (:meth:`koordrules.values.Duration.approx_days`)."""
-
-
-class Ops(Generic[E]):
-    """The primitives a column engine provides. ``when`` treats a null condition as false."""
-
-    def lit(self, value: Any) -> E:
-        raise NotImplementedError
-
-    def null(self) -> E:
-        raise NotImplementedError
-
-    def col(self, name: str) -> E:
-        raise NotImplementedError
-
-    def criterion(self, index: int) -> E:
-        """The value of criterion ``index`` (computed in an earlier stage)."""
-        raise NotImplementedError
-
-    def rule(self, index: int) -> E:
-        """The value of rule ``index`` (computed in an earlier stage)."""
-        raise NotImplementedError
-
-    def is_null(self, e: E) -> E:
-        raise NotImplementedError
-
-    def not_(self, e: E) -> E:
-        raise NotImplementedError
-
-    def and_(self, es: Sequence[E]) -> E:
-        raise NotImplementedError
-
-    def or_(self, es: Sequence[E]) -> E:
-        raise NotImplementedError
-
-    def compare(self, op: str, a: E, b: E) -> E:
-        raise NotImplementedError
-
-    def arith(self, op: str, a: E, b: E) -> E:
-        """``+ - *`` on numbers; ``/`` is true division, null for a zero divisor."""
-        raise NotImplementedError
-
-    def neg(self, e: E) -> E:
-        raise NotImplementedError
-
-    def to_float(self, e: E) -> E:
-        raise NotImplementedError
-
-    def when(self, cases: Sequence[tuple[E, E]], otherwise: E) -> E:
-        raise NotImplementedError
-
-    def count_true(self, es: Sequence[E]) -> E:
-        """How many of ``es`` are true (nulls count as not true); never null."""
-        raise NotImplementedError
-
-    def coalesce(self, es: Sequence[E]) -> E:
-        raise NotImplementedError
-
-    def date_diff_days(self, a: E, b: E) -> E:
-        """``a - b`` in days."""
-        raise NotImplementedError
-
-    def add_months(self, d: E, months: int) -> E:
-        """Calendar months, clamped to the month's end."""
-        raise NotImplementedError
-
-    def add_days(self, d: E, days: E) -> E:
-        raise NotImplementedError
-
-    def list_contains(self, lst: E, item: E) -> E:
-        raise NotImplementedError
-
-    def list_has_null(self, lst: E) -> E:
-        raise NotImplementedError
-
-    def list_len(self, lst: E) -> E:
-        raise NotImplementedError
-
-    def names(self, flags: Sequence[tuple[E, str]]) -> E:
-        """The list of the names whose flag is true, in the given order."""
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class Val(Generic[E]):
-    """A lowered value: a scalar expression, a duration (months, days expression) or a
-    list literal (its items)."""
-
-    expr: E | None
-    months: int | None = None
-    items: tuple[Val[E], ...] | None = None
-
-    @property
-    def is_duration(self) -> bool:
-        return self.months is not None
-
-
-@dataclass
-class Lowered(Generic[E]):
-    """A set as engine expressions."""
-
-    criteria: list[tuple[int, str, E]]
-    """(index in ``cs.criteria``, name, expression) in evaluation order; an expression refers
-    to earlier criteria through ``Ops.criterion``."""
-    rules: list[E]
-    """Each rule's condition (referring to criteria)."""
-    outcome: E
-    """Refers to the rules through ``Ops.rule``."""
-    missing: E
-    """Refers to inputs, criteria and rules."""
-    missing_flags: list[tuple[E, str]]
-    """Per input (sorted by name): whether it is in ``missing`` (never null)."""
-
+__all__ = ["Lowered", "Lowering", "Ops", "Val", "balanced", "levels", "lower"]
 
 class Lowering(Generic[E]):
     def __init__(self, cs: ast.CriteriaSet, ops: Ops[E]) -> None:
@@ -156,6 +41,8 @@ class Lowering(Generic[E]):
         self.order = list(evaluation_order(cs))
         self.values: dict[int, Val[E]] = {}  # id(node) -> lowered value (for missing)
         self.columns: dict[int, E] = {}  # id(root node) -> its criterion or rule column
+        self._ints: dict[int, bool] = {}  # id(node) -> whether it is an int64 value
+        self._reads: dict[int, frozenset[str]] = {}  # id(node) -> the inputs it reads
 
     # ---- values ---------------------------------------------------------------------
 
@@ -203,6 +90,8 @@ class Lowering(Generic[E]):
                 if v.is_duration:
                     assert v.expr is not None and v.months is not None
                     return Val(ops.neg(v.expr), months=-v.months)
+                if self.is_int(o):
+                    return Val(ops.int_arith("-", ops.lit(0), self.scalar(o)))
                 return Val(ops.neg(self.scalar(o)))
             case ast.And(operands=ops_):
                 return Val(ops.and_([self.scalar(o) for o in ops_]))
@@ -217,10 +106,65 @@ class Lowering(Generic[E]):
                 return Val(ops.not_(found) if negated else found)
             case ast.Call(function=fn, args=args):
                 return Val(self.call(node, fn, args))
+            case ast.If(condition=c, then=a, else_=b):
+                cond = self.scalar(c)
+                if self.type_name(a) == "number" and self.type_name(b) == "number":
+                    x, y = self.numbers(a, b)
+                else:
+                    x, y = self.scalar(a), self.scalar(b)
+                return Val(ops.when([(cond, x), (ops.not_(cond), y)], ops.null()))
+            case ast.Implies(left=a, right=b):
+                return Val(ops.or_([ops.not_(self.scalar(a)), self.scalar(b)]))
+            case ast.Xor(left=a, right=b):
+                return Val(ops.compare("!=", self.scalar(a), self.scalar(b)))
+            case ast.Between(operand=x, low=low, high=high):
+                return Val(ops.and_([self.compare(node, ">=", x, low),
+                                     self.compare(node, "<=", x, high)]))
         raise self.unsupported(node, node.kind)  # pragma: no cover - the AST is closed
 
     def type_name(self, node: ast.Expr) -> str:
         return infer(node, self.env)[0].name
+
+    def is_int(self, node: ast.Expr) -> bool:
+        """Whether ``node`` is an int64 value (integers stay exact; any other number is a
+        binary64)."""
+        key = id(node)
+        if key not in self._ints:
+            self._ints[key] = self._is_int(node)
+        return self._ints[key]
+
+    def _is_int(self, node: ast.Expr) -> bool:
+        match node:
+            case ast.NumberLiteral(value=v):
+                return isinstance(v, int) and not isinstance(v, bool)
+            case ast.Name(name=name):
+                if name in self.inputs:
+                    return self.inputs[name].type == "integer"
+                param = self.params.get(name)
+                return isinstance(param, int) and not isinstance(param, bool)
+            case ast.Negate(operand=o):
+                return self.is_int(o)
+            case ast.If(then=a, else_=b):
+                return self.is_int(a) and self.is_int(b)
+            case ast.Arith(op=op, left=a, right=b):
+                return op != "/" and self.is_int(a) and self.is_int(b)
+            case ast.Call(function=fn, args=args):
+                if fn in ("length", "count_true", "years_between", "months_between",
+                          "days_between"):
+                    return True
+                return fn == "coalesce" and all(self.is_int(a) for a in args)
+        return False
+
+    def numbers(self, a: ast.Expr, b: ast.Expr) -> tuple[E, E]:
+        """Two numbers as expressions, the integer one as a binary64 when the other is not
+        an integer (mixed arithmetic and comparison are binary64)."""
+        x, y = self.scalar(a), self.scalar(b)
+        ia, ib = self.is_int(a), self.is_int(b)
+        if ia and not ib:
+            x = self.ops.to_float(x)
+        if ib and not ia:
+            y = self.ops.to_float(y)
+        return x, y
 
     def compare(self, node: ast.Expr, op: str, a: ast.Expr, b: ast.Expr) -> E:
         ops = self.ops
@@ -237,6 +181,8 @@ class Lowering(Generic[E]):
                 return ops.compare(op, va.expr, vb.expr)
             return ops.compare(op, self.approx_days(va), self.approx_days(vb))
         assert va.expr is not None and vb.expr is not None
+        if self.type_name(a) == "number" and self.type_name(b) == "number":
+            return ops.compare(op, *self.numbers(a, b))
         return ops.compare(op, va.expr, vb.expr)
 
     def approx_days(self, v: Val[E]) -> E:
@@ -247,7 +193,9 @@ class Lowering(Generic[E]):
         ops = self.ops
         ta, tb = self.type_name(a), self.type_name(b)
         if ta == "number" and tb == "number":
-            return Val(ops.arith(op, self.scalar(a), self.scalar(b)))
+            if op != "/" and self.is_int(a) and self.is_int(b):
+                return Val(ops.int_arith(op, self.scalar(a), self.scalar(b)))
+            return Val(ops.finite(ops.arith(op, *self.numbers(a, b))))
         va, vb = self.value(a), self.value(b)
         if ta == "date" and tb == "date":
             assert va.expr is not None and vb.expr is not None
@@ -271,22 +219,50 @@ class Lowering(Generic[E]):
         months = -duration.months if negative else duration.months
         days = ops.neg(duration.expr) if negative else duration.expr
         moved = ops.add_months(day.expr, months) if months else day.expr
-        return ops.add_days(moved, days)
+        return ops.in_date_range(ops.add_days(moved, days))
+
+    def constant(self, node: ast.Expr) -> tuple[bool, Any]:
+        """``(True, value)`` for a literal or parameter that is a plain value."""
+        match node:
+            case ast.BooleanLiteral() | ast.NumberLiteral() | ast.StringLiteral() \
+                    | ast.DateLiteral():
+                return True, node.value
+            case ast.Name(name=name) if name in self.params:
+                return True, self.params[name]
+        return False, None
 
     def membership(self, node: ast.Expr, item: ast.Expr, container: ast.Expr) -> E:
         ops = self.ops
         x = self.scalar(item)
         c = self.value(container)
+        number = self.type_name(item) == "number"
         if c.items is not None:
             if not c.items:
                 return ops.when([(ops.is_null(x), ops.null())], ops.lit(False))
+            assert isinstance(container, ast.ListExpr)
+            consts = [self.constant(e) for e in container.items]
+            if all(ok for ok, _ in consts):
+                values = [v for _, v in consts]
+                if number and not (self.is_int(item) and all(
+                        isinstance(v, int) and not isinstance(v, bool) for v in values)):
+                    x = ops.to_float(x) if self.is_int(item) else x
+                    values = [float(v) for v in values]
+                return ops.is_in(x, values)
             equal = []
-            for e in c.items:
-                if e.is_duration or e.items is not None or e.expr is None:
+            for e, v in zip(container.items, c.items, strict=True):
+                if v.is_duration or v.items is not None or v.expr is None:
                     raise self.unsupported(node, "'in' over durations or lists")
-                equal.append(ops.compare("==", e.expr, x))
+                equal.append(ops.compare("==", *self.numbers(e, item)) if number
+                             else ops.compare("==", v.expr, x))
             return ops.or_(equal)
         lst = self.scalar(container)
+        if number:
+            decl = self.inputs.get(container.name) if isinstance(container, ast.Name) else None
+            int_items = decl is not None and decl.items == "integer"
+            if self.is_int(item) and not int_items:
+                x = ops.to_float(x)
+            elif int_items and not self.is_int(item):
+                lst = ops.list_to_float(lst)
         return ops.when(
             [(ops.or_([ops.is_null(x), ops.is_null(lst)]), ops.null()),
              (ops.list_contains(lst, x), ops.lit(True)),
@@ -341,7 +317,37 @@ class Lowering(Generic[E]):
                  (ops.compare(">=", true, n), ops.lit(True)),
                  (ops.compare("<", ops.arith("+", true, unknown), n), ops.lit(False))],
                 ops.null())
+        if fn == "starts_with":
+            return ops.starts_with(self.scalar(args[0]), self.scalar(args[1]))
+        if fn in ("years_between", "months_between", "days_between"):
+            start, end = self.scalar(args[0]), self.scalar(args[1])
+            if fn == "days_between":
+                return ops.date_diff_days(end, start)
+            return self.calendar_between(start, end, 12 if fn == "years_between" else 1)
         raise self.unsupported(node, f"{fn}()")
+
+    def calendar_between(self, start: E, end: E, per: int) -> E:
+        """Whole months (``per=1``) or years (``per=12``) from ``start`` to ``end``: the
+        largest ``n`` with ``start + n months <= end`` (month ends clamped), negative when
+        ``end`` is earlier (:func:`koordrules.operators.reference.whole_months_between`)."""
+        ops = self.ops
+
+        def forward(a: E, b: E) -> E:  # for b >= a
+            year, month, day = (ops.date_part(a, p) for p in ("year", "month", "day"))
+            year2, month2, day2 = (ops.date_part(b, p) for p in ("year", "month", "day"))
+            n = ops.arith("+", ops.arith("*", ops.arith("-", year2, year), ops.lit(12)),
+                          ops.arith("-", month2, month))
+            month_end = ops.compare("==", ops.date_part(ops.add_days(b, ops.lit(1)), "day"),
+                                    ops.lit(1))
+            short = ops.and_([ops.compare(">", n, ops.lit(0)), ops.compare(">", day, day2),
+                              ops.not_(month_end)])
+            whole = ops.when([(short, ops.arith("-", n, ops.lit(1)))], n)
+            return ops.int_div(whole, per) if per > 1 else whole
+
+        later = ops.compare(">=", end, start)
+        return ops.when([(ops.or_([ops.is_null(start), ops.is_null(end)]), ops.null()),
+                         (later, forward(start, end))],
+                        ops.neg(forward(end, start)))
 
     # ---- the whole set ------------------------------------------------------------------
 
@@ -363,27 +369,33 @@ class Lowering(Generic[E]):
             cases.append((ops.rule(r), ops.lit(rule.id)))
         outcome = ops.when(cases, ops.lit(self.cs.otherwise.id)) if cases \
             else ops.lit(self.cs.otherwise.id)
+        count = len(self.cs.rules)
+        first = ops.when([(ops.rule(r), ops.lit(r)) for r in range(count)], ops.lit(count)) \
+            if count else ops.lit(0)
         flags = self.missing_flags()
         return Lowered(criteria=criteria, rules=rules, outcome=outcome,
-                       missing=ops.names(flags), missing_flags=flags)
+                       missing=ops.names(flags), missing_flags=flags, first_true=first)
 
     def missing_flags(self) -> list[tuple[E, str]]:
         """The inputs that would decide an undecided outcome, as the interpreter finds them
         (``Interpreter.unknown_inputs`` over the unknown rules tried). A rule is tried when
-        no rule before it is true; the outcome is undecided exactly when a rule tried is
-        unknown, and then each such rule's drivers count."""
+        no rule before it is true (``first_true >= r``, one shared column); the outcome is
+        undecided exactly when a rule tried is unknown, and then each such rule's drivers
+        count."""
         ops = self.ops
         flags: list[tuple[E, str]] = []
         for name in sorted(self.inputs):
             terms = []
-            tried: list[E] = []
+            seen: dict[str, E | None] = {}
             for r, rule in enumerate(self.cs.rules):
                 assert rule.when is not None
-                drivers = self.drivers(rule.when, name, {})
-                if drivers is not None:
-                    terms.append(ops.and_([*tried, drivers]) if tried else drivers)
-                value = ops.rule(r)
-                tried.append(ops.or_([ops.is_null(value), ops.not_(value)]))
+                drivers = self.drivers(rule.when, name, seen)
+                if drivers is None:
+                    continue
+                if r:
+                    tried = ops.compare(">=", ops.first_true(), ops.lit(r))
+                    drivers = ops.and_([tried, drivers])
+                terms.append(drivers)
             if terms:
                 flags.append((ops.or_(terms) if len(terms) > 1 else terms[0], name))
         return flags
@@ -412,21 +424,24 @@ class Lowering(Generic[E]):
         own = self.columns.get(id(node), v.expr)
         return ops.and_([ops.is_null(own), ops.or_(kids) if len(kids) > 1 else kids[0]])
 
-    def reads(self, node: ast.Expr) -> set[str]:
-        out: set[str] = set()
-        for n in ast.walk(node):
-            if isinstance(n, ast.Name):
-                if n.name in self.inputs:
-                    out.add(n.name)
-                elif n.name in self.criterion_expr:
-                    out |= self.reads(self.criterion_expr[n.name])
-        return out
+    def reads(self, node: ast.Expr) -> frozenset[str]:
+        key = id(node)
+        if key not in self._reads:
+            out: set[str] = set()
+            if isinstance(node, ast.Name):
+                if node.name in self.inputs:
+                    out.add(node.name)
+                elif node.name in self.criterion_expr:
+                    out |= self.reads(self.criterion_expr[node.name])
+            for k in ast.children(node):
+                out |= self.reads(k)
+            self._reads[key] = frozenset(out)
+        return self._reads[key]
 
 
 def lower(cs: ast.CriteriaSet, ops: Ops[E]) -> Lowered[E]:
     """The set's criteria, rules, outcome and ``missing`` as expressions of ``ops``."""
     return Lowering(cs, ops).lower()
-
 
 
 def levels(cs: ast.CriteriaSet) -> list[list[str]]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from koordrules import ast
 from koordrules.backends import Table, require
-from koordrules.backends.lower import Lowered, Ops, levels, lower
+from koordrules.backends.lower import Lowered, Ops, balanced, levels, lower
 
 if TYPE_CHECKING:
     import polars as pl
@@ -30,6 +30,9 @@ MASK = f"{PREFIX}missing"
 INDEX = f"{PREFIX}row"
 MASK_BITS = 63
 OUTCOME = f"{PREFIX}outcome"
+FIRST = f"{PREFIX}first"
+INT64 = (-(2**63), 2**63 - 1)
+DATES = (dt.date(1, 1, 1), dt.date(9999, 12, 31))
 
 
 class PolarsOps(Ops[Any]):
@@ -69,10 +72,10 @@ class PolarsOps(Ops[Any]):
         return ~e
 
     def and_(self, es: Sequence[pl.Expr]) -> Any:
-        return functools.reduce(operator.and_, es)
+        return balanced(es, operator.and_)
 
     def or_(self, es: Sequence[pl.Expr]) -> Any:
-        return functools.reduce(operator.or_, es)
+        return balanced(es, operator.or_)
 
     def compare(self, op: str, a: pl.Expr, b: pl.Expr) -> Any:
         return _COMPARE[op](a, b)
@@ -88,6 +91,39 @@ class PolarsOps(Ops[Any]):
 
     def neg(self, e: pl.Expr) -> Any:
         return -e
+
+    def int_arith(self, op: str, a: pl.Expr, b: pl.Expr) -> Any:
+        pl = self.pl
+        wide = self.arith(op, a.cast(pl.Int128), b.cast(pl.Int128))
+        low, high = (pl.lit(v, dtype=pl.Int128) for v in INT64)
+        return pl.when(wide.is_between(low, high)).then(wide).cast(pl.Int64)
+
+    def finite(self, e: pl.Expr) -> Any:
+        return self.pl.when(e.is_finite()).then(e)
+
+    def in_date_range(self, d: pl.Expr) -> Any:
+        low, high = (self.lit(v) for v in DATES)
+        return self.pl.when(d.is_between(low, high)).then(d)
+
+    def is_in(self, x: pl.Expr, values: Sequence[Any]) -> Any:
+        pl = self.pl
+        series = pl.Series(values, dtype=_dtype(pl, values[0]))
+        return pl.when(x.is_null()).then(None).otherwise(x.is_in(series.implode()))
+
+    def list_to_float(self, lst: pl.Expr) -> Any:
+        return lst.cast(self.pl.List(self.pl.Float64))
+
+    def date_part(self, d: pl.Expr, part: str) -> Any:
+        return getattr(d.dt, part)().cast(self.pl.Int64)
+
+    def int_div(self, a: pl.Expr, n: int) -> Any:
+        return a // n
+
+    def starts_with(self, text: pl.Expr, prefix: pl.Expr) -> Any:
+        return text.str.starts_with(prefix)
+
+    def first_true(self) -> Any:
+        return self.pl.col(FIRST)
 
     def to_float(self, e: pl.Expr) -> Any:
         return e.cast(self.pl.Float64)
@@ -122,7 +158,7 @@ class PolarsOps(Ops[Any]):
         return lst.list.eval(self.pl.element().is_null()).list.any()
 
     def list_len(self, lst: pl.Expr) -> Any:
-        return lst.list.len()
+        return lst.list.len().cast(self.pl.Int64)
 
     def names(self, flags: Sequence[tuple[pl.Expr, str]]) -> Any:
         pl = self.pl
@@ -130,6 +166,16 @@ class PolarsOps(Ops[Any]):
         if not items:
             items = [pl.lit(None, dtype=pl.String)]
         return pl.concat_list(items).list.drop_nulls()
+
+
+def _dtype(pl: Any, value: Any) -> Any:
+    if isinstance(value, bool):
+        return pl.Boolean
+    if isinstance(value, str):
+        return pl.String
+    if isinstance(value, dt.date):
+        return pl.Date
+    return pl.Int64 if isinstance(value, int) else pl.Float64
 
 
 @functools.lru_cache(maxsize=64)
@@ -152,6 +198,7 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> p
     for group in levels(cs):  # criteria that only use earlier groups, side by side
         lf = lf.with_columns([by_name[n][1].alias(f"{PREFIX}c{by_name[n][0]}") for n in group])
     lf = lf.with_columns([r.alias(f"{PREFIX}r{j}") for j, r in enumerate(lowered.rules)])
+    lf = lf.with_columns(lowered.first_true.alias(FIRST))
     columns = [lowered.outcome.cast(pl.String).alias("outcome")]
     columns += [pl.col(f"{PREFIX}c{i}").cast(pl.Boolean).alias(c.name)
                 for i, c in enumerate(cs.criteria)]

@@ -22,15 +22,20 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from koordrules import ast
 from koordrules.backends import require
-from koordrules.backends.lower import Ops, levels, lower
+from koordrules.backends.lower import Ops, balanced, levels, lower
+from koordrules.errors import KoordError
 
 DIALECTS = ("duckdb", "spark", "postgres")
 PREFIX = "__koordrules_"
+FIRST = f"{PREFIX}first"
+INT64 = (-(2**63), 2**63 - 1)
+DATES = (dt.date(1, 1, 1), dt.date(9999, 12, 31))
 
 E = Any  # sqlglot.exp.Expression
 
@@ -59,10 +64,16 @@ class SqlOps(Ops[E]):
             return exp.Cast(this=exp.Literal.string(value.isoformat()),
                             to=exp.DataType.build("DATE"))
         if isinstance(value, int | float):
-            text = repr(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise KoordError("a number that is not finite has no SQL form",
+                                 code="not_finite")
+            text = repr(abs(value))
+            number: E = exp.Literal.number(text)
             if value < 0:
-                return exp.Paren(this=exp.Neg(this=exp.Literal.number(text[1:])))
-            return exp.Literal.number(text)
+                number = exp.Paren(this=exp.Neg(this=number))
+            if isinstance(value, float):  # binary64, never an exact DECIMAL
+                number = exp.Cast(this=number, to=exp.DataType.build("DOUBLE"))
+            return number
         raise TypeError(f"no SQL literal for {type(value).__name__}")  # pragma: no cover
 
     def null(self) -> E:
@@ -84,16 +95,14 @@ class SqlOps(Ops[E]):
         return self.exp.Paren(this=self.exp.Not(this=self.p(e)))
 
     def and_(self, es: Sequence[E]) -> E:
-        if len(es) == 1:
-            return es[0]
-        return self.exp.Paren(this=functools.reduce(
-            lambda a, b: self.exp.And(this=a, expression=b), [self.p(e) for e in es]))
+        exp = self.exp
+        return balanced([self.p(e) for e in es],
+                        lambda a, b: exp.Paren(this=exp.And(this=a, expression=b)))
 
     def or_(self, es: Sequence[E]) -> E:
-        if len(es) == 1:
-            return es[0]
-        return self.exp.Paren(this=functools.reduce(
-            lambda a, b: self.exp.Or(this=a, expression=b), [self.p(e) for e in es]))
+        exp = self.exp
+        return balanced([self.p(e) for e in es],
+                        lambda a, b: exp.Paren(this=exp.Or(this=a, expression=b)))
 
     def compare(self, op: str, a: E, b: E) -> E:
         exp = self.exp
@@ -112,6 +121,53 @@ class SqlOps(Ops[E]):
     def neg(self, e: E) -> E:
         return self.exp.Paren(this=self.exp.Neg(this=self.p(e)))
 
+    def int_arith(self, op: str, a: E, b: E) -> E:
+        # exact in DECIMAL(38, 0) (a product of two int64 fits), then out-of-range results
+        # clamped to a sentinel just outside int64 and the sentinels made NULL: one use of
+        # the operands, so nested arithmetic stays linear in size
+        exp = self.exp
+        wide = exp.DataType.build("DECIMAL(38, 0)")
+        cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[op]
+        r = cls(this=exp.Cast(this=a, to=wide), expression=exp.Cast(this=b, to=wide))
+        low, high = self.lit(INT64[0] - 1), self.lit(INT64[1] + 1)
+        clamped = exp.Greatest(this=exp.Least(this=r, expressions=[high]), expressions=[low])
+        inside = exp.Nullif(this=exp.Nullif(this=clamped, expression=high), expression=low)
+        return exp.Cast(this=inside, to=exp.DataType.build("BIGINT"))
+
+    def finite(self, e: E) -> E:
+        exp = self.exp
+        for special in ("Infinity", "-Infinity", "NaN"):
+            e = exp.Nullif(this=e, expression=exp.Cast(this=exp.Literal.string(special),
+                                                       to=exp.DataType.build("DOUBLE")))
+        return e
+
+    def in_date_range(self, d: E) -> E:
+        exp = self.exp
+        inside = exp.Between(this=self.p(d), low=self.lit(DATES[0]), high=self.lit(DATES[1]))
+        return self.when([(inside, d)], exp.Cast(this=exp.Null(),
+                                                 to=exp.DataType.build("DATE")))
+
+    def is_in(self, x: E, values: Sequence[Any]) -> E:
+        exp = self.exp
+        return exp.Paren(this=exp.In(this=self.p(x), expressions=[self.lit(v) for v in values]))
+
+    def list_to_float(self, lst: E) -> E:
+        return self.exp.Cast(this=lst, to=self.exp.DataType.build("ARRAY<DOUBLE>"))
+
+    def date_part(self, d: E, part: str) -> E:
+        exp = self.exp
+        cls = {"year": exp.Year, "month": exp.Month, "day": exp.Day}[part]
+        return exp.Cast(this=cls(this=d), to=exp.DataType.build("BIGINT"))
+
+    def int_div(self, a: E, n: int) -> E:
+        return self.exp.Paren(this=self.exp.IntDiv(this=self.p(a), expression=self.lit(n)))
+
+    def starts_with(self, text: E, prefix: E) -> E:
+        return self.exp.StartsWith(this=text, expression=prefix)
+
+    def first_true(self) -> E:
+        return self.exp.column(FIRST, quoted=True)
+
     def to_float(self, e: E) -> E:
         return self.exp.Cast(this=e, to=self.exp.DataType.build("DOUBLE"))
 
@@ -120,9 +176,9 @@ class SqlOps(Ops[E]):
         return exp.Case(ifs=[exp.If(this=c, true=v) for c, v in cases], default=otherwise)
 
     def count_true(self, es: Sequence[E]) -> E:
+        exp = self.exp
         ones = [self.when([(e, self.lit(1))], self.lit(0)) for e in es]
-        return self.exp.Paren(this=functools.reduce(
-            lambda a, b: self.exp.Add(this=a, expression=b), ones))
+        return balanced(ones, lambda a, b: exp.Paren(this=exp.Add(this=a, expression=b)))
 
     def coalesce(self, es: Sequence[E]) -> E:
         return self.exp.Coalesce(this=es[0], expressions=list(es[1:]))
@@ -155,7 +211,10 @@ class SqlOps(Ops[E]):
                                      expression=exp.Literal.number(0)))
 
     def list_len(self, lst: E) -> E:
-        return self.exp.ArraySize(this=lst)
+        # PostgreSQL's ARRAY_LENGTH of an empty array is NULL (a null list is handled before)
+        exp = self.exp
+        size = exp.Coalesce(this=exp.ArraySize(this=lst), expressions=[exp.Literal.number(0)])
+        return exp.Cast(this=size, to=exp.DataType.build("BIGINT"))
 
     def names(self, flags: Sequence[tuple[E, str]]) -> E:
         exp = self.exp
@@ -190,7 +249,8 @@ def query(cs: ast.CriteriaSet, table: str = "records") -> Any:
             for c in group])
     stage(f"{PREFIX}rules", [exp.alias_(r, f"{PREFIX}r{j}", quoted=True)
                              for j, r in enumerate(lowered.rules)] or [exp.Null()])
-    stage(f"{PREFIX}outcome", [exp.alias_(lowered.outcome, f"{PREFIX}outcome", quoted=True)])
+    stage(f"{PREFIX}outcome", [exp.alias_(lowered.outcome, f"{PREFIX}outcome", quoted=True),
+                               exp.alias_(lowered.first_true, FIRST, quoted=True)])
     outcome = exp.column(f"{PREFIX}outcome", quoted=True)
     columns = [exp.alias_(outcome, "outcome", quoted=True)]
     columns += [exp.alias_(ops.criterion(i), c.name, quoted=True)
@@ -210,8 +270,6 @@ def to_sql(cs: ast.CriteriaSet, *, dialect: str = "duckdb", table: str = "record
     """The set as one SQL query for ``dialect`` (``duckdb``, ``spark`` or ``postgres``)
     over ``table``, which has one column per input."""
     if dialect not in DIALECTS:
-        from koordrules.errors import KoordError
-
         raise KoordError(f"unknown SQL dialect {dialect!r}; use one of {', '.join(DIALECTS)}",
                          code="unknown_dialect")
     return str(query(cs, table).sql(dialect=dialect, pretty=pretty))

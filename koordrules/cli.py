@@ -41,11 +41,9 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             continue
         catalog = Catalog.scan(target)
         sets += len(catalog)
-        diagnostics = catalog.diagnostics
-        if Path(target).is_dir():
-            from koordrules.lock import verify
+        from koordrules.lock import verify_path
 
-            diagnostics = diagnostics + verify(target)
+        diagnostics = catalog.diagnostics + verify_path(target)
         for d in diagnostics:
             if d.severity == "error":
                 errors += 1

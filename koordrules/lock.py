@@ -12,8 +12,15 @@ from. Once a version is locked its content may not change:
 - ``lock_stale`` (warning) — a locked version has no file any more, so results stored under
   it can no longer be re-explained.
 
-A set with ``status: draft`` may still change: ``koordrules lock`` accepts its new content.
-For an active or retired set it refuses (unless forced): give the set a new version instead.
+A version locked with ``status: draft`` may still change: ``koordrules lock`` accepts its new
+content. A version locked as active or retired is published: its content never changes,
+whatever its status says now (setting it back to ``draft`` does not reopen it), and ``lock``
+refuses (unless forced): give the set a new version instead. Each entry records the status the
+version was locked with; for an entry written before that was recorded, the file's status
+counts.
+
+``koordrules check`` consults the lock for any path inside a locked catalogue: a folder with
+the lock, a sub-folder or a single file (:func:`verify_path`).
 
 Entries are never dropped, so the lock is also the history of published versions.
 :func:`stored_set` finds the set a stored :class:`~koordrules.result.Result` names and checks
@@ -53,6 +60,12 @@ class LockEntry(BaseModel):
     """The set's content hash, as results record it (``criteria_set.sha256``)."""
     file: str
     """The file, relative to the lock's directory (POSIX separators)."""
+    status: str | None = None
+    """The set's status when it was locked (``None``: a lock written before it was kept)."""
+
+    def open_for(self, p: Published) -> bool:
+        """Whether this locked version may still take new content: only a draft may."""
+        return (self.status or p.status) == "draft"
 
 
 class LockFile(BaseModel):
@@ -122,6 +135,8 @@ def render_lock(lock: LockFile) -> str:
         entry = lock.sets[key]
         lines += [f"  {json.dumps(key)}:", f"    sha256: {json.dumps(entry.sha256)}",
                   f"    file: {json.dumps(entry.file)}"]
+        if entry.status is not None:
+            lines.append(f"    status: {json.dumps(entry.status)}")
     if not lock.sets:
         lines[-1] = "sets: {}"
     return "\n".join(lines) + "\n"
@@ -131,8 +146,13 @@ def _violation(p: Published, entry: LockEntry) -> Diagnostic:
     set_id, _, version = p.key.partition("@")
     now = (p.sha256 or "")[:12]
     if entry.file == p.file:
-        hint = ("; a draft may still change: run `koordrules lock` to accept it"
-                if p.status == "draft" else "")
+        if entry.open_for(p):
+            hint = "; a draft may still change: run `koordrules lock` to accept it"
+        elif p.status == "draft":
+            hint = (f"; it was locked as {entry.status or 'published'}, and a published "
+                    "version stays as it was even when set back to draft")
+        else:
+            hint = ""
         return Diagnostic(
             "error", "version_not_bumped",
             f"the content of {p.key} changed but its version did not (locked sha256 "
@@ -177,6 +197,36 @@ def verify(root: str | Path) -> list[Diagnostic]:
     return sorted(problems, key=Diagnostic.sort_key)
 
 
+def catalogue_root(path: str | Path) -> Path | None:
+    """The folder of the lock that governs ``path``: the nearest one at or above it."""
+    start = Path(path).resolve()
+    for folder in (start, *start.parents) if start.is_dir() else start.parents:
+        if lock_path(folder).is_file():
+            return folder
+    return None
+
+
+def verify_path(path: str | Path) -> list[Diagnostic]:
+    """:func:`verify` for any path inside a locked catalogue: the lock's folder, a sub-folder
+    or one file. Only the problems of files at or under ``path`` are reported (stale entries
+    only when ``path`` is the lock's folder)."""
+    root = catalogue_root(path)
+    if root is None:
+        return []
+    target = Path(path).resolve()
+    if target == root:
+        return verify(root)
+    out = []
+    for d in verify(root):
+        where = d.span.file if d.span is not None and d.span.file else d.file
+        if where is None or Path(where).resolve() == lock_path(root).resolve():
+            continue
+        inside = Path(where).resolve()
+        if inside == target or target in inside.parents:
+            out.append(d)
+    return out
+
+
 @dataclass
 class LockUpdate:
     """What :func:`update_lock` did (or refused to do)."""
@@ -214,11 +264,11 @@ def update_lock(root: str | Path, *, force: bool = False) -> LockUpdate:
         seen[p.key] = p
         entry = entries.get(p.key)
         assert p.sha256 is not None
-        new = LockEntry(sha256=p.sha256, file=p.file)
+        new = LockEntry(sha256=p.sha256, file=p.file, status=p.status)
         if entry is None:
             added.append(p.key)
         elif entry.sha256 != p.sha256:
-            if p.status != "draft" and not force:
+            if not entry.open_for(p) and not force:
                 refused.append(_violation(p, entry))
                 continue
             updated.append(p.key)

@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import HEADER
+from conftest import HEADER, SHIPPED_SET
 
 from koordrules import InputError, LoadError, load_text
 from koordrules.cli import main
+from koordrules.lock import LOCK_NAME, read_lock, update_lock, verify
 from koordrules.records import read_records
 
 BODY = """\
@@ -281,3 +282,67 @@ def test_json_line_over_the_line_limit(tmp_path: Path, set_path: Path,
     items = _items(path, set_path)
     assert isinstance(items[0][1], InputError) and items[0][1].code == "too_large"
     assert items[1] == (2, {"x": 1})
+
+
+# --- versions and stored results ---------------------------------------------------------
+
+
+@pytest.fixture
+def locked(tmp_path: Path) -> Path:
+    """A locked catalogue holding the shipped (active) Anbefaling 3 in a sub-folder."""
+    (tmp_path / "vest").mkdir()
+    (tmp_path / "vest" / "a3.yaml").write_text(SHIPPED_SET.read_text(encoding="utf-8"),
+                                               encoding="utf-8")
+    assert update_lock(tmp_path).written
+    return tmp_path
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("where", ["vest/a3.yaml", "vest", "."])
+def test_check_consults_the_lock_for_any_path_inside_the_catalogue(locked: Path,
+                                                                   where: str) -> None:
+    _edit(locked / "vest" / "a3.yaml", "    value: 6\n", "    value: 9\n")
+    code, out, _ = run("check", str(locked / where))
+    assert code == 1
+    assert "version_not_bumped" in out and f"{locked / 'vest' / 'a3.yaml'}:" in out
+
+
+def test_check_of_a_file_reports_only_that_files_lock_problems(locked: Path) -> None:
+    other = locked / "vest" / "other.yaml"
+    other.write_text((locked / "vest" / "a3.yaml").read_text(encoding="utf-8")
+                     .replace("id: helse-vest/anbefaling-3", "id: helse-vest/other"),
+                     encoding="utf-8")
+    code, out, _ = run("check", str(locked / "vest" / "a3.yaml"))
+    assert "lock_missing" not in out
+    code, out, _ = run("check", str(other))
+    assert code == 1 and "lock_missing" in out
+
+
+def test_a_locked_active_version_set_to_draft_cannot_be_redefined(locked: Path) -> None:
+    before = (locked / LOCK_NAME).read_text(encoding="utf-8")
+    assert '    status: "active"' in before
+    a3 = locked / "vest" / "a3.yaml"
+    _edit(a3, "status: active", "status: draft")
+    _edit(a3, "    value: 6\n", "    value: 9\n")
+    update = update_lock(locked)
+    assert not update.written and [d.code for d in update.refused] == ["version_not_bumped"]
+    assert "locked as active" in update.refused[0].message
+    assert (locked / LOCK_NAME).read_text(encoding="utf-8") == before  # history kept
+    code, out, _ = run("check", str(locked))
+    assert code == 1 and "version_not_bumped" in out and "set back to draft" in out
+    lock, _ = read_lock(locked / LOCK_NAME)
+    assert lock.sets["helse-vest/anbefaling-3@1.0.0"].status == "active"
+
+
+def test_a_lock_written_before_statuses_were_kept_still_reads(locked: Path) -> None:
+    path = locked / LOCK_NAME
+    path.write_text(path.read_text(encoding="utf-8").replace('    status: "active"\n', ""),
+                    encoding="utf-8")
+    assert verify(locked) == []
+    update = update_lock(locked)
+    assert update.written and '    status: "active"' in path.read_text(encoding="utf-8")

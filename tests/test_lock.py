@@ -82,12 +82,18 @@ def test_lock_refuses_to_accept_a_changed_active_version(tree: Path) -> None:
     assert verify(tree) == []
 
 
-def test_a_draft_may_change_and_be_relocked(tree: Path) -> None:
-    edit(tree / "vest" / "a3.yaml", "status: active", "status: draft")
-    assert codes(tree) == ["version_not_bumped"]
-    assert "a draft may still change" in verify(tree)[0].message
-    update = update_lock(tree)
-    assert update.updated == ["helse-vest/anbefaling-3@1.0.0"] and verify(tree) == []
+def test_a_draft_may_change_and_be_relocked(tmp_path: Path) -> None:
+    (tmp_path / "vest").mkdir()
+    draft = tmp_path / "vest" / "a3.yaml"
+    draft.write_text(SHIPPED.read_text(encoding="utf-8").replace("status: active",
+                                                                 "status: draft"),
+                     encoding="utf-8")
+    assert update_lock(tmp_path).written
+    edit(draft, "    value: 6\n", "    value: 9\n")
+    assert codes(tmp_path) == ["version_not_bumped"]
+    assert "a draft may still change" in verify(tmp_path)[0].message
+    update = update_lock(tmp_path)
+    assert update.updated == ["helse-vest/anbefaling-3@1.0.0"] and verify(tmp_path) == []
 
 
 def test_a_new_version_is_missing_from_the_lock_until_locked(tree: Path) -> None:

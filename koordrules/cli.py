@@ -43,7 +43,11 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         sets += len(catalog)
         from koordrules.lock import verify_path
 
-        diagnostics = catalog.diagnostics + verify_path(target)
+        # a file with errors is fixed first; its lock problems come after that
+        broken = {d.span.file if d.span else d.file for d in catalog.diagnostics
+                  if d.severity == "error"}
+        diagnostics = catalog.diagnostics + [
+            d for d in verify_path(target) if (d.span.file if d.span else d.file) not in broken]
         for d in diagnostics:
             if d.severity == "error":
                 errors += 1

@@ -199,10 +199,11 @@ def verify(root: str | Path) -> list[Diagnostic]:
 
 def catalogue_root(path: str | Path) -> Path | None:
     """The folder of the lock that governs ``path``: the nearest one at or above it."""
-    start = Path(path).resolve()
-    for folder in (start, *start.parents) if start.is_dir() else start.parents:
-        if lock_path(folder).is_file():
-            return folder
+    given = Path(path)
+    for start in (given, given.resolve()):  # as given (for messages), else from the root
+        for folder in (start, *start.parents) if start.is_dir() else start.parents:
+            if lock_path(folder).is_file():
+                return folder
     return None
 
 
@@ -214,7 +215,7 @@ def verify_path(path: str | Path) -> list[Diagnostic]:
     if root is None:
         return []
     target = Path(path).resolve()
-    if target == root:
+    if target == root.resolve():
         return verify(root)
     out = []
     for d in verify(root):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,3 +73,13 @@ def set_with_inputs(inputs: dict[str, str | dict[str, object]],
         otherwise=ast.OutcomeRule(id="none", title=ast.LocalText(nb="None")),
         sha256="0" * 64,
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the HL7 CQL conformance figures when ``tests/test_cql.py`` ran."""
+    import sys
+
+    cql = sys.modules.get("test_cql")
+    if cql is not None:
+        for line in cql.summary_lines():
+            terminalreporter.write_line(line)

@@ -155,6 +155,9 @@ def _any_all(conjunction: bool) -> Lowering:
 
 def _is_known(ctx: PyContext, node: ast.Expr) -> str:
     assert isinstance(node, ast.Call)
+    is_const, value = ctx.constant_value(node.args[0])
+    if is_const:
+        return repr(value is not None)
     return f"({ctx.expr(node.args[0])} is not None)"
 
 

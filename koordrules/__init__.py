@@ -12,12 +12,14 @@ from koordrules.ast import (
     Parameter,
     SetRef,
 )
+from koordrules.audit import AuditLog, decision_record, read_log, verify_decision
 from koordrules.backends import UnsupportedError
 from koordrules.catalog import Catalog, load
 from koordrules.compiler import Outcome, Program
 from koordrules.compiler import compile_set as compile
 from koordrules.engine import evaluate
 from koordrules.errors import (
+    AuditError,
     CatalogError,
     CriteriaError,
     Diagnostic,
@@ -38,6 +40,8 @@ from koordrules.trace import CriterionTrace, ParameterTrace, RuleTrace, Trace, T
 __version__ = "0.1.0"
 
 __all__ = (
+    "AuditError",
+    "AuditLog",
     "Catalog",
     "CatalogError",
     "CriteriaError",
@@ -67,10 +71,13 @@ __all__ = (
     "UnsupportedError",
     "__version__",
     "compile",
+    "decision_record",
     "diff",
     "evaluate",
     "load",
     "load_text",
     "parse_expression",
+    "read_log",
     "render_text",
+    "verify_decision",
 )

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from koordrules.ast import SetRef
+from koordrules.errors import InputError, InputProblem
 from koordrules.trace import Trace
+
+RECORD_ID = "record_id"
+"""The key ``koordrules eval`` adds to a stored result; accepted (and dropped) when reading."""
 
 
 class Result(BaseModel):
@@ -40,9 +45,33 @@ class Result(BaseModel):
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Result:
-        return cls.model_validate(data)
+    def from_dict(cls, data: Mapping[str, Any]) -> Result:
+        """Read a stored result (:meth:`to_dict`, or a line of ``koordrules eval``, whose
+        ``record_id`` is accepted and dropped). Raises :class:`~koordrules.errors.InputError`
+        (code ``bad_result``, one problem per wrong field; no value is quoted)."""
+        if not isinstance(data, Mapping):
+            raise InputError(f"a stored result is an object, not {type(data).__name__}",
+                             code="bad_result")
+        fields = {k: v for k, v in data.items() if k != RECORD_ID}
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as ex:
+            problems = []
+            for e in ex.errors(include_input=False, include_url=False):
+                where = ".".join(str(p) for p in e["loc"])
+                problems.append(InputProblem(where or None, "bad_result",
+                                             f"stored result: {where}: {e['msg']}"))
+            raise InputError.of(problems) from None
 
     @classmethod
-    def from_json(cls, text: str) -> Result:
-        return cls.model_validate_json(text)
+    def from_json(cls, text: str | bytes) -> Result:
+        """:meth:`from_dict` of JSON text; invalid JSON is an
+        :class:`~koordrules.errors.InputError` (code ``bad_json``)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as ex:
+            raise InputError(f"a stored result is not JSON: {ex.msg} (line {ex.lineno}, "
+                             f"column {ex.colno})", code="bad_json") from None
+        except UnicodeDecodeError:
+            raise InputError("a stored result is not UTF-8 text", code="bad_json") from None
+        return cls.from_dict(data)

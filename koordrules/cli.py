@@ -381,12 +381,19 @@ def _reexplain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from koordrules.lock import update_lock
+    from koordrules.lock import lock_path, update_lock
     from koordrules.resources import criteria_dir
 
     root = Path(args.dir) if args.dir else criteria_dir()
     if not root.is_dir():
         print(f"{root}: io_error: not a directory", file=err)
+        return EXIT_PROBLEMS
+    broken = [d for d in Catalog.scan(root).diagnostics if d.severity == "error"]
+    if broken:
+        for d in broken:
+            print(d, file=out)
+        print(f"{lock_path(root)}: not written: {len(broken)} error(s) in the catalogue; "
+              "fix them first (koordrules check)", file=err)
         return EXIT_PROBLEMS
     update = update_lock(root, force=args.force)
     for d in update.refused:

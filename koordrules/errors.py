@@ -8,6 +8,7 @@ Third-party exceptions (lark, PyYAML, pydantic) are translated at the boundary a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +26,12 @@ class Diagnostic:
     message: str
     span: Span | None = None
     file: str | None = None
+    translations: tuple[tuple[str, str], ...] = ()
+    """The message in other languages: ``(("nb", "..."), ("nn", "..."))``."""
+
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang`` when there is a translation, else the English one."""
+        return dict(self.translations).get(lang, self.message)
 
     @property
     def location(self) -> str:
@@ -54,16 +61,19 @@ class KoordError(Exception):
         span: Span | None = None,
         code: str | None = None,
         file: str | None = None,
+        translations: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.translations = tuple(sorted((translations or {}).items()))
         self.span = span
         self.file = file if file is not None else (span.file if span else None)
         if code is not None:
             self.code = code
 
     def diagnostic(self, severity: Severity = "error") -> Diagnostic:
-        return Diagnostic(severity, self.code, self.message, self.span, self.file)
+        return Diagnostic(severity, self.code, self.message, self.span, self.file,
+                          self.translations)
 
     def __str__(self) -> str:
         return str(self.diagnostic())

@@ -23,6 +23,7 @@ from koordrules.fileformat import (
     ParameterSpec,
     local_text,
 )
+from koordrules.messages import parameter_value
 from koordrules.parser import parse_expression
 from koordrules.yamldoc import Path_, YamlDoc, parse_yaml, read_yaml, validate
 
@@ -59,29 +60,59 @@ def _validated(doc: YamlDoc) -> SetFile:
     return SetFile(spec, doc)
 
 
-def _relocate(node: Any, doc: YamlDoc, path: Path_) -> Any:
-    """Copy of an expression tree with spans moved from expression text to file positions."""
+def _file_position(doc: YamlDoc, path: Path_, text: str, line: int,
+                   column: int) -> tuple[int, int]:
+    """File (line, column) of (line, column) inside the expression ``text`` found at ``path``.
+
+    Exact for every scalar style: a literal block (``|``) keeps lines; in a folded (``>``),
+    plain or quoted scalar that spans lines YAML folds line breaks, so the position is found by
+    counting the non-blank characters, which the folding keeps in order."""
     info = doc.scalars.get(path)
+    if info is None:
+        return doc.positions.get(path, (1, 1))
+    if info.style == "|" or info.single_line:
+        return info.position(line, column)
+    lines = text.split("\n")
+    offset = sum(len(x) + 1 for x in lines[: line - 1]) + column - 1
+    wanted = sum(1 for ch in text[:offset] if not ch.isspace())
+    after = offset >= len(text) or text[offset].isspace()
+    if after:
+        wanted -= 1
+    source = doc.text.split("\n")
+    row, col = info.line - 1, info.column - 1
+    if info.style in (">",):
+        row, col = row + 1, 0
+    elif info.style in ("'", '"'):
+        col += 1
+    seen = -1
+    while row < len(source):
+        current = source[row]
+        while col < len(current):
+            if not current[col].isspace():
+                seen += 1
+                if seen == max(wanted, 0):
+                    return row + 1, col + 1 + (1 if after and wanted >= 0 else 0)
+            col += 1
+        row, col = row + 1, 0
+    return info.line, info.column
+
+
+def _relocate(node: Any, doc: YamlDoc, path: Path_, text: str) -> Any:
+    """Copy of an expression tree with spans moved from expression text to file positions."""
     updates: dict[str, Any] = {}
     span = node.span
     if span is not None:
-        if info is None:
-            line, col = doc.positions.get(path, (1, 1))
-            updates["span"] = span.model_copy(update={"file": doc.file, "line": line,
-                                                      "column": col, "end_line": line,
-                                                      "end_column": col + 1})
-        else:
-            line, col = info.position(span.line, span.column)
-            end_line, end_col = info.position(span.end_line, span.end_column)
-            updates["span"] = span.model_copy(update={"file": doc.file, "line": line,
-                                                      "column": col, "end_line": end_line,
-                                                      "end_column": end_col})
+        line, col = _file_position(doc, path, text, span.line, span.column)
+        end_line, end_col = _file_position(doc, path, text, span.end_line, span.end_column)
+        updates["span"] = span.model_copy(update={"file": doc.file, "line": line,
+                                                  "column": col, "end_line": end_line,
+                                                  "end_column": end_col})
     for name in type(node).model_fields:
         value = getattr(node, name)
         if isinstance(value, ast.Node):
-            updates[name] = _relocate(value, doc, path)
+            updates[name] = _relocate(value, doc, path, text)
         elif isinstance(value, tuple) and value and isinstance(value[0], ast.Node):
-            updates[name] = tuple(_relocate(v, doc, path) for v in value)
+            updates[name] = tuple(_relocate(v, doc, path, text) for v in value)
     return node.model_copy(update=updates)
 
 
@@ -90,21 +121,59 @@ def parse_at(text: str, doc: YamlDoc, path: Path_) -> tuple[ast.Expr | None, lis
     try:
         expr = parse_expression(text)
     except ParseError as ex:
-        span = ex.span
-        if span is not None:
-            info = doc.scalars.get(path)
-            line, col = info.position(span.line, span.column) if info else doc.positions.get(
-                path, (1, 1))
-            span = span.model_copy(update={"file": doc.file, "line": line, "column": col,
-                                           "end_line": line, "end_column": col + 1})
+        if ex.span is not None:
+            line, col = _file_position(doc, path, text, ex.span.line, ex.span.column)
+            end_line, end_col = _file_position(doc, path, text, ex.span.end_line,
+                                               ex.span.end_column)
+            if (end_line, end_col) <= (line, col):
+                end_line, end_col = line, col + 1
+            span = ex.span.model_copy(update={"file": doc.file, "line": line, "column": col,
+                                              "end_line": end_line, "end_column": end_col})
         else:
             span = doc.span(path)
-        return None, [Diagnostic("error", ex.code, ex.message, span, doc.file)]
-    return _relocate(expr, doc, path), []
+        return None, [Diagnostic("error", ex.code, ex.message, span, doc.file,
+                                 ex.translations)]
+    return _relocate(expr, doc, path, text), []
+
+
+def parameter_problems(name: str, spec: ParameterSpec, doc: YamlDoc) -> list[Diagnostic]:
+    """A value written as text but meant as a number or date (``"6"``, ``3,5``, ``3 months``,
+    ``01.10.2024``): one error at the value, saying how to write it."""
+    found = parameter_value(name, spec.value, spec.unit is not None)
+    if found is None:
+        return []
+    message = found[1]
+    return [Diagnostic("error", "parameter_as_text", message.text,
+                       doc.span(("parameters", name, "value")), doc.file,
+                       tuple(sorted(message.translations.items())))]
+
+
+def changelog_problems(setfile: SetFile) -> list[Diagnostic]:
+    """A file that keeps a changelog needs an entry for its own version (a bump without
+    one is the usual slip)."""
+    spec, doc = setfile.spec, setfile.doc
+    if not spec.changelog or any(e.version == spec.version for e in spec.changelog):
+        return []
+    latest = spec.changelog[-1].version if spec.changelog else "-"
+    return [Diagnostic(
+        "error", "no_changelog_entry",
+        f"version {spec.version} has no changelog entry (the last one is for {latest}): add "
+        f"'- version: {spec.version}' with date and changes under changelog",
+        doc.span(("version",)), doc.file,
+        (("nb", f"versjon {spec.version} står ikke i endringsloggen (siste linje gjelder "
+                f"{latest}): legg til «- version: {spec.version}» med date og changes under "
+                "changelog"),
+         ("nn", f"versjon {spec.version} står ikkje i endringsloggen (siste linja gjeld "
+                f"{latest}): legg til «- version: {spec.version}» med date og changes under "
+                "changelog")))]
 
 
 def build_parameter(name: str, spec: ParameterSpec, doc: YamlDoc, origin: str) -> ast.Parameter:
-    return ast.Parameter(name=name, value=spec.value, unit=spec.unit,
+    """The parameter; a value written as text but meant as a number gets the intended value,
+    so the rules that use it are not reported too (:func:`parameter_problems` reports it)."""
+    intended = parameter_value(name, spec.value, spec.unit is not None)
+    value = spec.value if intended is None else intended[0]
+    return ast.Parameter(name=name, value=value, unit=spec.unit,
                          description=spec.description, from_source=spec.from_source,
                          origin=origin, span=doc.key_span(("parameters", name)))
 
@@ -150,7 +219,7 @@ def build_outcome(index: int, spec: OutcomeSpec, doc: YamlDoc,
 def build(setfile: SetFile) -> tuple[ast.CriteriaSet | None, list[Diagnostic]]:
     """Turn a validated file (without ``extends``) into a criteria set, collecting problems."""
     spec, doc, origin = setfile.spec, setfile.doc, setfile.key
-    problems: list[Diagnostic] = []
+    problems: list[Diagnostic] = changelog_problems(setfile)
     criteria: list[ast.Criterion] = []
     for name, cspec in spec.criteria.items():
         criterion, more = build_criterion(name, cspec, doc, origin)
@@ -177,6 +246,8 @@ def build(setfile: SetFile) -> tuple[ast.CriteriaSet | None, list[Diagnostic]]:
                                    "the last outcome, and only it, must be 'otherwise: true'",
                                    doc.span(("outcomes",)), doc.file))
     parameters = tuple(build_parameter(n, p, doc, origin) for n, p in spec.parameters.items())
+    for n, p in spec.parameters.items():
+        problems += parameter_problems(n, p, doc)
     inputs = tuple(build_input(n, i, doc, origin) for n, i in spec.inputs.items())
     if problems:
         # still check the expressions that did parse, so one run reports every problem

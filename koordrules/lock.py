@@ -164,6 +164,16 @@ def _violation(p: Published, entry: LockEntry) -> Diagnostic:
         f"{entry.file}): use a new version", p.version_span, p.doc.file)
 
 
+def _unreadable(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        read(path)
+    except KoordError:
+        return True
+    return False
+
+
 def verify(root: str | Path) -> list[Diagnostic]:
     """Check the sets under ``root`` against its lock file (none: nothing to check)."""
     path = lock_path(root)
@@ -190,6 +200,8 @@ def verify(root: str | Path) -> list[Diagnostic]:
         elif entry.sha256 != p.sha256:
             problems.append(_violation(p, entry))
     for key in sorted(set(lock.sets) - keys):
+        if _unreadable(Path(root) / lock.sets[key].file):
+            continue  # the file is there but does not read: its own error says why
         problems.append(Diagnostic(
             "warning", "lock_stale",
             f"{key} is locked but no file defines it any more: results stored under it can no "

@@ -14,6 +14,7 @@ from lark import Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from koordrules import ast
+from koordrules.diagnose import syntax_hint
 from koordrules.errors import ParseError
 from koordrules.grammar import get_parser
 from koordrules.operators.numeric import INT_MAX
@@ -259,7 +260,7 @@ def parse_expression(text: str) -> ast.Expr:
     try:
         tree = get_parser().parse(text)
     except UnexpectedInput as ex:
-        raise _translate(ex, text) from ex
+        raise (syntax_hint(text, ex) or _translate(ex, text)) from ex
     if _depth(tree) > MAX_DEPTH:
         raise ParseError(
             f"the expression is nested more than {MAX_DEPTH} levels deep",

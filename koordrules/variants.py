@@ -31,7 +31,15 @@ from koordrules import ast
 from koordrules.check import check_expressions, check_set, declared_names
 from koordrules.errors import Diagnostic
 from koordrules.fileformat import OutcomeSpec, local_text
-from koordrules.loader import SetFile, build_criterion, build_input, build_parameter, parse_at
+from koordrules.loader import (
+    SetFile,
+    build_criterion,
+    build_input,
+    build_parameter,
+    changelog_problems,
+    parameter_problems,
+    parse_at,
+)
 from koordrules.semver import Range, Version
 from koordrules.span import Span
 
@@ -157,11 +165,17 @@ class _Builder:
         self.base = base
         self.base_file = base_file
         self.problems: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+        self.broken: set[str] = set()
+        """Names of the variant's criteria that did not parse: later checks skip them."""
 
     # -- messages ----------------------------------------------------------------------------
 
     def error(self, code: str, message: str, span: Span) -> None:
         self.problems.append(_error(code, message, span, self.doc.file))
+
+    def warn(self, code: str, message: str, span: Span) -> None:
+        self.warnings.append(Diagnostic("warning", code, message, span, self.doc.file))
 
     def base_where(self, section: str) -> str:
         """Where ``section`` (``parameters``, ``outcomes`` …) is in the base file."""
@@ -180,6 +194,7 @@ class _Builder:
         out = {p.name: p for p in self.base.parameters}
         for name, spec in self.setfile.spec.parameters.items():
             mine = build_parameter(name, spec, self.doc, self.origin)
+            self.problems += parameter_problems(name, spec, self.doc)
             old = out.get(name)
             if old is not None:
                 given = spec.model_fields_set
@@ -214,6 +229,8 @@ class _Builder:
             self.problems += problems
             if criterion is not None:
                 out[name] = criterion
+            else:
+                self.broken.add(name)
         return list(out.values())
 
     def outcomes(self) -> tuple[list[ast.OutcomeRule], ast.OutcomeRule]:
@@ -269,6 +286,8 @@ class _Builder:
                 if expr is None:
                     return rules, otherwise
                 updates.update(when=expr, source=spec.when)
+                if spec.explanation is None and rule.explanation is not None:
+                    self._explanation_kept(rule, span)
             if updates:
                 updates.update(origin=self.origin, span=span)
                 rule = rule.model_copy(update=updates)
@@ -298,6 +317,22 @@ class _Builder:
         if place is None:
             return rules, otherwise
         return [*rules[:place], rule, *rules[place:]], otherwise
+
+    def _explanation_kept(self, rule: ast.OutcomeRule, span: Span) -> None:
+        assert rule.explanation is not None
+        said = rule.explanation.nb
+        short = said if len(said) <= 60 else said[:57] + "…"
+        self.warnings.append(Diagnostic(
+            "warning", "explanation_kept",
+            f"outcome {rule.id!r}: the condition changes but the explanation is still the "
+            f"base's («{short}»): write an explanation that says the new rule",
+            span, self.doc.file,
+            (("nb", f"utfallet «{rule.id}»: regelen endres, men forklaringen er fortsatt den "
+                    f"fra grunnsettet («{short}»): skriv en forklaring som sier den nye "
+                    "regelen"),
+             ("nn", f"utfallet «{rule.id}»: regelen blir endra, men forklaringa er framleis "
+                    f"den frå grunnsettet («{short}»): skriv ei forklaring som seier den nye "
+                    "regelen"))))
 
     @staticmethod
     def _wording(spec: OutcomeSpec) -> dict[str, ast.LocalText]:
@@ -338,14 +373,17 @@ class _Builder:
 
     def build(self) -> ast.CriteriaSet | None:
         spec = self.setfile.spec
+        self.problems += changelog_problems(self.setfile)
         parameters = self.parameters()
         inputs = self.inputs()
         criteria = self.criteria()
         rules, otherwise = self.outcomes()
         monotone = spec.monotone if "monotone" in spec.model_fields_set else self.base.monotone
-        self._unused_additions(parameters, criteria, rules)
+        if not self.problems:
+            self._unused_additions(parameters, criteria, rules)
         if self.problems:
-            env = declared_names(parameters, inputs, [c.name for c in criteria])
+            env = declared_names(parameters, inputs, [*(c.name for c in criteria),
+                                                      *sorted(self.broken)])
             self.problems += check_expressions(
                 [c for c in criteria if c.origin == self.origin],
                 [r for r in rules if r.origin == self.origin], env)
@@ -361,8 +399,9 @@ class _Builder:
 
     def _unused_additions(self, parameters: Iterable[ast.Parameter],
                           criteria: list[ast.Criterion], rules: list[ast.OutcomeRule]) -> None:
-        """A parameter or criterion the variant adds but nothing uses was most likely meant to
-        override one the base has (or had): an error naming the base."""
+        """A parameter or criterion the variant adds but nothing uses may have been meant to
+        override one the base has (or had): a warning naming the base, as for an unused
+        input. Only run when everything parsed (else "nothing uses it" may be false)."""
         used: set[str] = set()
         for c in criteria:
             used |= ast.names(c.expr)
@@ -373,13 +412,13 @@ class _Builder:
         base_params = [p.name for p in self.base.parameters]
         for name in spec.parameters:
             if name not in base_params and name not in used:
-                self.error("not_in_base", self.not_in_base(
+                self.warn("unused_parameter", self.not_in_base(
                     "parameter", name, base_params, "parameters", ", and nothing uses it"),
                     self.doc.key_span(("parameters", name)))
         base_criteria = [c.name for c in self.base.criteria]
         for name in spec.criteria:
             if name not in base_criteria and name not in used:
-                self.error("not_in_base", self.not_in_base(
+                self.warn("unused_criterion", self.not_in_base(
                     "criterion", name, base_criteria, "criteria", ", and nothing uses it"),
                     self.doc.key_span(("criteria", name)))
 
@@ -398,7 +437,9 @@ def resolve(setfile: SetFile, base: ast.CriteriaSet, base_file: SetFile, *,
     cs = builder.build()
     if cs is None:
         return None, _rehome(builder, builder.problems, ())
-    return cs, _rehome(builder, check_set(cs), base_problems, cs)
+    hinted = {(w.code, w.span) for w in builder.warnings}
+    problems = [d for d in check_set(cs) if (d.code, d.span) not in hinted]
+    return cs, _rehome(builder, problems + builder.warnings, base_problems, cs)
 
 
 def _rehome(builder: _Builder, problems: Iterable[Diagnostic],

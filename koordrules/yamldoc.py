@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from koordrules.errors import Diagnostic, LoadError
+from koordrules.messages import schema_value, yaml_syntax
 from koordrules.span import Span
 
 MAX_FILE_BYTES = 2_000_000
@@ -242,7 +243,23 @@ def parse_yaml(text: str, *, file: str | None = None,
     except yaml.MarkedYAMLError as ex:
         mark = ex.problem_mark or ex.context_mark
         problem = (ex.problem or "invalid YAML").strip()
-        raise LoadError(f"invalid YAML: {problem}", span=_mark_span(file, mark), file=file,
+        lines = text.splitlines()
+        key_mark = ex.context_mark if "simple key" in (ex.context or "") else None
+        key_line = lines[key_mark.line] if key_mark and key_mark.line < len(lines) else None
+        plain = yaml_syntax(problem, "", key_line)
+        if plain is not None and key_mark is not None and key_line is not None:
+            # a missing ':' shows where the key is, not where PyYAML gave up (lines later)
+            word = key_line[key_mark.column:].split(None, 1)
+            span = _mark_span(file, key_mark)
+            if span is not None and word:
+                end = key_mark.column + len(word[0]) + 1
+                span = span.model_copy(update={"column": end, "end_column": end + 1})
+        else:
+            span = _mark_span(file, mark)
+        if plain is not None:
+            raise LoadError(plain.text, span=span, file=file, code="yaml_error",
+                            translations=plain.translations) from ex
+        raise LoadError(f"invalid YAML: {problem}", span=span, file=file,
                         code="yaml_error") from ex
     except yaml.reader.ReaderError as ex:  # a control character: no mark, only an offset
         line = text.count("\n", 0, ex.position) + 1
@@ -329,6 +346,11 @@ def validate(model: type[M], doc: YamlDoc) -> tuple[M | None, list[Diagnostic]]:
                 message = f"missing field {'.'.join(str(p) for p in loc)!r}"
             else:
                 message = f"{where}: {message}"
+            plain = schema_value(where, err["type"], err.get("input"))
+            if plain is not None:
+                problems.append(Diagnostic("error", "schema_error", plain.text, span, doc.file,
+                                           tuple(sorted(plain.translations.items()))))
+                continue
             problems.append(Diagnostic("error", "schema_error", message, span, doc.file))
         unique = {(d.message, d.span): d for d in problems}
         return None, list(unique.values())

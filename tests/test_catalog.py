@@ -15,7 +15,7 @@ SHIPPED = Path(__file__).parents[1] / "criteria/helse-vest/anbefaling-3.yaml"
 
 def _version(text: str, version: str, *, status: str = "active",
              effective: str = "2024-10-01", threshold: int = 6) -> str:
-    text = text.replace("version: 1.0.0", f"version: {version}", 1)
+    text = text.replace("version: 1.0.0", f"version: {version}")
     text = text.replace("status: active", f"status: {status}", 1)
     text = text.replace("effective_from: 2024-10-01", f"effective_from: {effective}", 1)
     return text.replace("    value: 6\n", f"    value: {threshold}\n", 1)

@@ -260,6 +260,7 @@ def test_check_fails_when_a_locked_set_changes_without_a_new_version(tree: Path)
 
 def test_check_lists_sets_missing_from_the_lock(tree: Path) -> None:
     edit(tree / "helse-vest" / "anbefaling-3.yaml", "version: 1.0.0", "version: 1.0.1")
+    edit(tree / "helse-vest" / "anbefaling-3.yaml", "  - version: 1.0.0", "  - version: 1.0.1")
     code, out, _ = run("check", str(tree))
     assert code == 1
     assert "lock_missing: helse-vest/anbefaling-3@1.0.1 is not in" in out
@@ -296,6 +297,7 @@ def test_explain_result_re_explains_under_the_stored_version(
 
     # the version is gone
     edit(tree / "helse-vest" / "anbefaling-3.yaml", "version: 1.0.0", "version: 2.0.0")
+    edit(tree / "helse-vest" / "anbefaling-3.yaml", "  - version: 1.0.0", "  - version: 2.0.0")
     code, _, err = run("explain", "--result", str(stored), str(record), "--catalog",
                        str(tree))
     assert code == 1

@@ -98,6 +98,7 @@ def test_a_draft_may_change_and_be_relocked(tmp_path: Path) -> None:
 
 def test_a_new_version_is_missing_from_the_lock_until_locked(tree: Path) -> None:
     edit(tree / "vest" / "a3.yaml", "version: 1.0.0", "version: 1.1.0")
+    edit(tree / "vest" / "a3.yaml", "  - version: 1.0.0", "  - version: 1.1.0")
     found = {d.code: d for d in verify(tree)}
     assert sorted(found) == ["lock_missing", "lock_stale"]
     assert "run `koordrules lock" in found["lock_missing"].message

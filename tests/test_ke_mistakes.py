@@ -1,0 +1,179 @@
+"""The mistakes a KE editor makes, each replayed on a copy of a shipped file.
+
+Each gives exactly one error (or the one warning it deserves), at the mistaken token, with the
+likely fix in the message; later checks skip what depends on the broken item.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from koordrules import Catalog
+from koordrules.errors import Diagnostic
+from koordrules.resources import criteria_dir
+
+BASE = "helse-vest/anbefaling-3.yaml"
+VARIANT = "helse-bergen/buk-nefrologi.yaml"
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "criteria"
+    for folder in ("helse-vest", "helse-bergen"):
+        shutil.copytree(criteria_dir() / folder, root / folder)
+    shutil.copy(criteria_dir() / "criteria.lock", root / "criteria.lock")
+    return root
+
+
+def edit(root: Path, rel: str, old: str, new: str) -> tuple[int, int]:
+    """Replace ``old`` (once) by ``new`` in the file; return (line, column) of ``new``."""
+    path = root / rel
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    at = text.index(old)
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+def problems(root: Path, rel: str) -> list[Diagnostic]:
+    return Catalog.scan(root / rel).diagnostics
+
+
+def the_error(root: Path, rel: str) -> Diagnostic:
+    errors = [d for d in problems(root, rel) if d.severity == "error"]
+    assert len(errors) == 1, "\n".join(map(str, errors))
+    return errors[0]
+
+
+def at(d: Diagnostic, line: int, column: int) -> None:
+    assert d.span is not None
+    assert (d.span.line, d.span.column) == (line, column), str(d)
+
+
+# --- expressions ------------------------------------------------------------------------------
+
+EXPRESSION_SLIPS = [
+    # (old text, new text, offset of the mistake in new, code, fix in the message, fix in nb)
+    ("involved_units >= min_units_involved", "involved_units = min_units_involved", 15,
+     "single_equals", "write '=='", "skriv «==»"),
+    ("A and at_least(min_of_b_to_d, B, C, D)", "A og at_least(min_of_b_to_d, B, C, D)", 2,
+     "norwegian_keyword", "write 'and'", "skriv «and»"),
+    ("A and at_least(min_of_b_to_d, B, C, D)", "A and at_least(min_of_b_to_d, B eller C, D)",
+     32, "norwegian_keyword", "write 'or'", "skriv «or»"),
+    ("A and at_least(min_of_b_to_d, B, C, D)", "ikke A and at_least(min_of_b_to_d, B, C, D)",
+     0, "norwegian_keyword", "write 'not'", "skriv «not»"),
+    ("A and at_least(min_of_b_to_d, B, C, D)", "A and 2 of B, C, D", 6, "n_of",
+     "write 'at_least(2, B, C, D)'", "skriv «at_least(2, B, C, D)»"),
+    ("expected_followup_months > long_term_months", "expected_followup_months > 6,5", 27,
+     "decimal_comma", "write 6.5 instead of 6,5", "skriv 6.5 i stedet for 6,5"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "offset", "code", "fix", "fix_nb"), EXPRESSION_SLIPS)
+def test_an_expression_slip_gives_one_error_at_the_token_with_the_fix(
+        tree: Path, old: str, new: str, offset: int, code: str, fix: str, fix_nb: str) -> None:
+    line, column = edit(tree, BASE, old, new)
+    d = the_error(tree, BASE)
+    assert d.code == code
+    at(d, line, column + offset)
+    assert fix in d.message
+    assert fix_nb in d.text("nb")
+
+
+def test_a_slip_in_a_variant_gives_one_error_not_a_cascade(tree: Path) -> None:
+    # the variant's new criterion does not parse: no "unused parameter", no "unknown name N"
+    line, column = edit(tree, VARIANT, "ckd_stage >= min_ckd_stage", "ckd_stage = min_ckd_stage")
+    d = the_error(tree, VARIANT)
+    assert d.code == "single_equals"
+    at(d, line, column + 10)
+    assert [w for w in problems(tree, VARIANT) if w.severity == "warning"] == []
+
+
+def test_a_position_inside_a_multi_line_plain_scalar_is_exact(tree: Path) -> None:
+    edit(tree, BASE, "    when: A and at_least(min_of_b_to_d, B, C, D)\n",
+         "    when: A and\n      at_least(min_of_b_to_d,\n        B og C, D)\n")
+    d = the_error(tree, BASE)
+    text = (tree / BASE).read_text(encoding="utf-8").splitlines()
+    assert d.span is not None
+    assert text[d.span.line - 1][d.span.column - 1:].startswith("og C"), str(d)
+
+
+def test_a_position_inside_a_folded_scalar_is_exact(tree: Path) -> None:
+    edit(tree, BASE, "    when: A and at_least(min_of_b_to_d, B, C, D)\n",
+         "    when: >-\n      A and\n      at_least(min_of_b_to_d, B,\n        C = D)\n")
+    d = the_error(tree, BASE)
+    text = (tree / BASE).read_text(encoding="utf-8").splitlines()
+    assert d.span is not None
+    assert text[d.span.line - 1][d.span.column - 1:].startswith("= D)"), str(d)
+
+
+def test_an_unused_new_parameter_in_a_variant_is_a_warning_like_an_unused_input(
+        tree: Path) -> None:
+    line, _ = edit(tree, VARIANT, "inputs:\n", "  min_frailty_score:\n    value: 6\n"
+                   "    description: CFS.\n\ninputs:\n")
+    found = problems(tree, VARIANT)
+    assert [d for d in found if d.severity == "error"] == []
+    (w,) = [d for d in found if "min_frailty_score" in d.message]
+    assert w.severity == "warning" and w.code == "unused_parameter"
+    at(w, line, 3)
+
+
+def test_overriding_a_rules_condition_does_not_silently_keep_the_base_explanation(
+        tree: Path) -> None:
+    line, _ = edit(tree, VARIANT, "outcomes:\n", "outcomes:\n  - id: coordinator_likely\n"
+                   "    when: A and at_least(min_of_b_to_d, B, C, D, N)\n")
+    found = problems(tree, VARIANT)
+    assert [d for d in found if d.severity == "error"] == []
+    (w,) = [d for d in found if d.code == "explanation_kept"]
+    at(w, line + 1, 5)
+    assert "B–D" in w.message and "skriv en forklaring" in w.text("nb")
+
+
+# --- YAML and values ----------------------------------------------------------------------------
+
+YAML_SLIPS = [
+    # (old, new, (line offset, column) of the mistake relative to `new`, code, fix, fix in nb)
+    ("    value: 6\n    unit: months\n", "    value: 6\n\tunit: months\n", (1, 1),
+     "yaml_error", "replace the tab by spaces", "bytt tabulatoren ut med mellomrom"),
+    ("    unit: months\n    from_source: true\n", "    unit months\n    from_source: true\n",
+     (0, 9), "yaml_error", "write 'unit: months'", "skriv «unit: months»"),
+    ("effective_from: 2024-10-01", "effective_from: 01.10.2024", (0, 17), "schema_error",
+     "write 2024-10-01 instead of 01.10.2024", "skriv 2024-10-01 i stedet for 01.10.2024"),
+    ("    value: 6\n", '    value: "6"\n', (0, 12), "parameter_as_text", "write value: 6",
+     "skriv value: 6"),
+    ("    value: 6\n", "    value: 3,5\n", (0, 12), "parameter_as_text",
+     "write 3.5 instead of 3,5", "skriv 3.5 i stedet for 3,5"),
+    ("    value: 6\n    unit: months\n", "    value: 3 months\n", (0, 12), "parameter_as_text",
+     "write value: 3 and unit: months", "skriv value: 3 og unit: months"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "where", "code", "fix", "fix_nb"), YAML_SLIPS)
+def test_a_yaml_or_value_slip_gives_one_error_at_the_line_with_the_fix(
+        tree: Path, old: str, new: str, where: tuple[int, int], code: str, fix: str,
+        fix_nb: str) -> None:
+    line, _ = edit(tree, BASE, old, new)
+    d = the_error(tree, BASE)
+    assert d.code == code
+    at(d, line + where[0], where[1])
+    assert fix in d.message
+    assert fix_nb in d.text("nb")
+
+
+def test_a_quoted_number_in_a_variant_is_reported_at_its_value_not_at_extends(
+        tree: Path) -> None:
+    line, _ = edit(tree, VARIANT, "    value: 4\n", '    value: "4"\n')
+    d = the_error(tree, VARIANT)
+    assert d.code == "parameter_as_text"
+    at(d, line, 12)
+
+
+def test_a_version_bump_without_a_changelog_entry_is_an_error(tree: Path) -> None:
+    line, _ = edit(tree, BASE, "\nversion: 1.0.0", "\nversion: 1.1.0")
+    d = the_error(tree, BASE)
+    assert d.code == "no_changelog_entry"
+    at(d, line + 1, 10)
+    assert "'- version: 1.1.0'" in d.message

@@ -20,7 +20,7 @@ from koordrules.semver import Version
 from koordrules.variants import Resolution, resolve_all
 
 #: Files in a criteria tree that are not criteria sets.
-OTHER_SUFFIXES = (".cases.yaml", ".mapping.yaml")
+OTHER_SUFFIXES = (".cases.yaml", ".mapping.yaml", ".valueset.yaml")
 
 
 def criteria_files(root: Path) -> list[Path]:

@@ -48,6 +48,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   if d.severity == "error"}
         diagnostics = catalog.diagnostics + [
             d for d in verify_path(target) if (d.span.file if d.span else d.file) not in broken]
+        diagnostics = diagnostics + _fhir_diagnostics(target, catalog)
         for d in diagnostics:
             if d.severity == "error":
                 errors += 1
@@ -58,6 +59,20 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(d, file=out)
     print(f"{sets} set(s) checked: {errors} error(s), {warnings} warning(s)", file=err)
     return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _fhir_diagnostics(target: str, catalog: Catalog) -> list[Any]:
+    """Mapping and value set files under ``target``: every FHIRPath parsed, each mapping
+    checked against its set (needs the ``fhir`` extra; without it, one warning)."""
+    try:
+        from koordrules import fhir
+
+        return fhir.check_mapping_files(target, catalog=catalog)
+    except KoordError as ex:
+        from koordrules.errors import Diagnostic
+
+        return [Diagnostic("warning", ex.code, f"FHIR mappings not checked: {ex.message}",
+                           None, target)]
 
 
 def _date(text: str) -> dt.date:

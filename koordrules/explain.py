@@ -17,13 +17,13 @@ _WORDS = {
            "chosen": "valgt", "missing": "Opplysninger som mangler og kan avgjøre utfallet",
            "undecided": "Utfall: ikke avgjort", "otherwise": "ellers",
            "warnings": "Advarsler", "redacted": "(inndata er skjult)", "from": "fra",
-           "parameters": "Parametere"},
+           "parameters": "Parametere", "mapping": "FHIR-mapping"},
     "en": {True: "YES", False: "NO", None: "UNKNOWN", "set": "Criteria set",
            "criteria": "Criteria", "rules": "Rules, tried in order",
            "chosen": "chosen", "missing": "Missing information that could decide the outcome",
            "undecided": "Outcome: undecided", "otherwise": "otherwise",
            "warnings": "Warnings", "redacted": "(input values hidden)", "from": "from",
-           "parameters": "Parameters"},
+           "parameters": "Parameters", "mapping": "FHIR mapping"},
 }
 
 _SKIP = {"boolean", "number", "string", "date", "duration"}
@@ -56,7 +56,11 @@ def render_text(result: Result, *, lang: str = "nb") -> str:
         raise ValueError(f"unsupported language {lang!r}; use 'nb' or 'en'")
     w = _WORDS[lang]
     ref = result.criteria_set
-    out = [f"{w['set']}: {ref.id} {ref.version} (sha256 {ref.sha256[:12]}…)", ""]
+    out = [f"{w['set']}: {ref.id} {ref.version} (sha256 {ref.sha256[:12]}…)"]
+    if result.mapping is not None:
+        m = result.mapping
+        out.append(f"{w['mapping']}: {m.id} {m.version} (sha256 {m.sha256[:12]}…)")
+    out.append("")
     trace = result.trace
     if trace is None:
         out.append(f"outcome: {result.outcome}")

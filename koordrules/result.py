@@ -16,6 +16,17 @@ RECORD_ID = "record_id"
 """The key ``koordrules eval`` adds to a stored result; accepted (and dropped) when reading."""
 
 
+class MappingRef(BaseModel):
+    """What a result records about the FHIR mapping that derived its inputs (id, version
+    and content hash, which covers the value sets the mapping uses)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    version: str
+    sha256: str
+
+
 class Result(BaseModel):
     """What a criteria set concluded for one record.
 
@@ -26,6 +37,8 @@ class Result(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     criteria_set: SetRef
+    mapping: MappingRef | None = None
+    """The FHIR mapping the inputs came from, when they came from one."""
     outcome: str | None
     possible_outcomes: tuple[str, ...]
     missing: tuple[str, ...]

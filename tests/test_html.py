@@ -320,7 +320,7 @@ def test_explain_format_html_writes_a_page(tmp_path: Path) -> None:
 
 
 def test_explain_format_html_from_fhir_goes_to_stdout() -> None:
-    pytest.importorskip("fhir.resources")
+    pytest.importorskip("fhirpathpy")
     code, out, _ = _run("explain", A3, str(ROOT / "examples/fhir/per.bundle.json"),
                         "--from-fhir", "helse-vest/anbefaling-3-fhir", "--as-of",
                         "2024-11-15", "--format", "html", "--lang", "en")

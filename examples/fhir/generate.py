@@ -24,6 +24,8 @@ def encounter(eid, pid, cls, status, start, end=None, org=None, loc=None, stype=
          "period": {"start": start, **({"end": end} if end else {})}}
     if org:
         r["serviceProvider"] = {"reference": f"Organization/{org[0]}", "display": org[1]}
+    if org and not loc:  # the ward is the encounter's Location (the unit counted)
+        loc = (f"{org[0]}-post", org[1])
     if loc:
         r["location"] = [{"location": {"reference": f"Location/{loc[0]}", "display": loc[1]}}]
     if stype:
@@ -45,10 +47,22 @@ def episode(eid, pid, status, start, end=None):
             "period": {"start": start, **({"end": end} if end else {})}}
 
 
+ROLE = "urn:koordrules:kodeverk:koordinatorrolle"
+ROLE_CODES = {"Sykepleierfaglig koordinator": "koordinator-shtj",
+              "Kommunal koordinator": "koordinator-kommune",
+              "Forløpskoordinator": "forlopskoordinator"}
+
+
+def role(text):
+    """A CareTeam role: coded in the local role list when it is a coordinator role."""
+    code = ROLE_CODES.get(text, "annen-rolle")
+    return {"text": text, "coding": [{"system": ROLE, "code": code}]}
+
+
 def careteam(tid, pid, roles):
     return {"resourceType": "CareTeam", "id": tid, "status": "active",
             "subject": {"reference": f"Patient/{pid}"},
-            "participant": [{"role": [{"text": r}],
+            "participant": [{"role": [role(r)],
                              "member": {"reference": f"Practitioner/{tid}-{i}"}}
                             for i, r in enumerate(roles)]}
 

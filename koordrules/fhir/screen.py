@@ -1,0 +1,185 @@
+"""From a Bundle to a criteria set's inputs, and on to results: :func:`map_bundle`,
+:func:`evaluate_bundles`.
+
+Each result carries the mapping (id, version, content hash) beside the criteria set's, the
+bundle's problems, and for every unknown input why it is unknown — including which inputs
+are unknown because the bundle holds no resource of the type they read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from koordrules import ast
+from koordrules.errors import CriteriaError, InputError, KoordError
+from koordrules.fhir.derive import Context, Derived, derive
+from koordrules.fhir.identity import PatientRecord, read_patient_bundle
+from koordrules.fhir.mapfile import FhirMapping, check_mapping
+from koordrules.fhir.reading import iter_json_items
+
+
+@dataclass(frozen=True)
+class FhirRecord:
+    """A criteria set's inputs derived from one FHIR bundle, with their provenance."""
+
+    mapping: str
+    """The mapping used, ``id@version``."""
+    mapping_sha256: str
+    as_of: dt.date
+    record: dict[str, Any]
+    """Input name → value (``None`` = unknown), ready for :func:`koordrules.evaluate`."""
+    derived: tuple[Derived, ...]
+    unmapped: dict[str, str]
+    """Inputs the mapping leaves unknown, with the reason (e.g. a clinical judgement)."""
+    problems: tuple[InputError, ...] = ()
+    deceased: bool | None = None
+    """True when the Patient resource says the patient has died (on or before the as-of
+    date, when the date is given)."""
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """Inputs without a value: unmapped ones and derivations that could not decide."""
+        return tuple(sorted([d.input for d in self.derived if d.value is None]
+                            + list(self.unmapped)))
+
+    def missing_resources(self) -> dict[str, tuple[str, ...]]:
+        """Resource type → the inputs left unknown because the bundle has none of it."""
+        out: dict[str, list[str]] = {}
+        for d in self.derived:
+            if d.missing_resource and d.value is None:
+                out.setdefault(d.missing_resource, []).append(d.input)
+        return {k: tuple(v) for k, v in sorted(out.items())}
+
+    def notes(self) -> tuple[str, ...]:
+        """Problems and unknown facts as warning lines (they name inputs, never values)."""
+        lines = [f"FHIR: {p}" for p in self.problems]
+        for kind, inputs in self.missing_resources().items():
+            lines.append(f"FHIR: the bundle has no {kind} resources, so "
+                         f"{', '.join(inputs)} {'is' if len(inputs) == 1 else 'are'} unknown")
+        lines += [f"FHIR: {d.input} is unknown: {d.reason}" for d in self.derived
+                  if d.value is None and d.reason and not d.missing_resource]
+        lines += [f"FHIR: {d.input}: {w}" for d in self.derived for w in d.warnings]
+        lines += [f"FHIR: {name} is not in the record: {why.strip()}"
+                  for name, why in self.unmapped.items()]
+        return tuple(lines)
+
+    def to_dict(self, *, values: bool = True) -> dict[str, Any]:
+        """JSON-ready provenance; ``values=False`` leaves the derived values out."""
+        derived = {}
+        for d in self.derived:
+            entry = d.to_dict()
+            if not values:
+                entry.pop("value")
+            derived[d.input] = entry
+        return {
+            "mapping": self.mapping,
+            "mapping_sha256": self.mapping_sha256,
+            "as_of": self.as_of.isoformat(),
+            "deceased": self.deceased,
+            "derived": derived,
+            "unmapped": dict(self.unmapped),
+            "missing_resources": {k: list(v) for k, v in self.missing_resources().items()},
+            "problems": [{"code": p.code, "message": p.message} for p in self.problems],
+        }
+
+
+def _death_problem(record: PatientRecord, day: dt.date) -> bool | None:
+    dead, when = record.deceased()
+    if dead and (when is None or when <= day):
+        record.problem("the patient has died (Patient.deceased" + ("DateTime is on or before "
+                       "the as-of date" if when else "Boolean") + "); the facts describe a "
+                       "deceased patient", "fhir_deceased")
+        return True
+    if dead and when is not None and when > day:
+        return False
+    return dead
+
+
+def map_bundle(
+    mapping: FhirMapping,
+    bundle: PatientRecord | Any,
+    *,
+    as_of: dt.date | None = None,
+    cs: ast.CriteriaSet | None = None,
+) -> FhirRecord:
+    """Derive the inputs of ``mapping`` from ``bundle`` (a :class:`PatientRecord` or the
+    parsed JSON of a Bundle, which is not changed) as of ``as_of`` (default: today).
+
+    With ``cs``, the mapping is first checked against the set (:func:`check_mapping`) and a
+    :class:`~koordrules.errors.CriteriaError` is raised if it does not fit. Problems in the
+    bundle never raise (except a wrong FHIR version or several patients): they are in
+    ``problems`` and the facts they touch are unknown.
+    """
+    if cs is not None:
+        errors = [p for p in check_mapping(mapping, cs) if p.severity == "error"]
+        if errors:
+            raise CriteriaError(errors, file=mapping.file)
+    record = bundle if isinstance(bundle, PatientRecord) else read_patient_bundle(bundle)
+    day = as_of or dt.date.today()
+    before = len(record.problems)
+    deceased = _death_problem(record, day)
+    ctx = Context(record=record, as_of=day, mapping=mapping)
+    derived = tuple(derive(ctx, name, inp) for name, inp in mapping.spec.inputs.items())
+    problems = tuple(record.problems)
+    del record.problems[before:]  # a record may be mapped again under another mapping
+    return FhirRecord(
+        mapping=mapping.key,
+        mapping_sha256=mapping.sha256,
+        as_of=day,
+        record={d.input: d.value for d in derived},
+        derived=derived,
+        unmapped=dict(mapping.spec.unmapped),
+        problems=problems,
+        deceased=deceased,
+    )
+
+
+def evaluate_bundles(
+    cs: ast.CriteriaSet,
+    mapping: FhirMapping,
+    path: str | Path,
+    *,
+    as_of: dt.date | None = None,
+    strict: bool = True,
+    trace: bool = True,
+    redact: bool = False,
+) -> Iterator[tuple[int, Any]]:
+    """Evaluate every bundle in ``path`` (one Bundle, a JSON array, or NDJSON) under ``cs``.
+
+    Yields ``(number, Result)`` — the result records the mapping and its ``warnings`` carry
+    the bundle's problems and why each underived fact is unknown — or ``(number,
+    KoordError)`` for a bundle that could not be read. Raises
+    :class:`~koordrules.errors.CriteriaError` first if the mapping does not fit the set.
+    """
+    from koordrules.engine import evaluate
+
+    problems = [d for d in check_mapping(mapping, cs) if d.severity == "error"]
+    if problems:
+        raise CriteriaError(problems, file=mapping.file)
+    for number, data in iter_json_items(path):
+        if isinstance(data, KoordError):
+            yield number, data
+            continue
+        try:
+            record = read_patient_bundle(data, file=str(path))
+            mapped = map_bundle(mapping, record, as_of=as_of)
+            result = evaluate(cs, mapped.record, strict=strict, trace=trace, redact=redact)
+        except KoordError as ex:
+            yield number, ex
+            continue
+        yield number, with_mapping(result, mapped)
+
+
+def with_mapping(result: Any, mapped: FhirRecord) -> Any:
+    """``result`` with the mapping recorded beside the set and the bundle's notes added."""
+    from koordrules.result import MappingRef
+
+    fields = {name: getattr(result, name) for name in type(result).model_fields}
+    fields["warnings"] = (*result.warnings, *mapped.notes())
+    mid, _, version = mapped.mapping.partition("@")
+    fields["mapping"] = MappingRef(id=mid, version=version, sha256=mapped.mapping_sha256)
+    return type(result)(**fields)

@@ -151,6 +151,18 @@ class AuditError(KoordError):
     code = "audit_error"
 
 
+class FhirVersionError(LoadError):
+    """FHIR input is not R4 (an STU3 or DSTU2 resource shape was recognised)."""
+
+    code = "fhir_version"
+
+
+class FhirPathError(KoordError):
+    """A FHIRPath expression in a mapping is malformed, or failed while it was evaluated."""
+
+    code = "fhirpath_error"
+
+
 class CriteriaError(KoordError):
     """A criteria file has errors. ``diagnostics`` holds all of them, sorted by position."""
 

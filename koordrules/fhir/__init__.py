@@ -19,8 +19,8 @@ FHIRPath comes from the optional extra ``koordrules[fhir]`` (``fhirpathpy``), im
 when a mapping is used.
 """
 
+from koordrules.errors import FhirPathError, FhirVersionError
 from koordrules.fhir.derive import Derived
-from koordrules.fhir.fhirpath import FhirPathError
 from koordrules.fhir.identity import PatientRecord, read_patient_bundle, read_patient_file
 from koordrules.fhir.mapfile import (
     MAPPING_SUFFIX,
@@ -35,7 +35,7 @@ from koordrules.fhir.mapfile import (
     mapping_files,
     version_fits,
 )
-from koordrules.fhir.reading import MAX_FHIR_BYTES, FhirVersionError, iter_json_items, load_json
+from koordrules.fhir.reading import MAX_FHIR_BYTES, iter_json_items, load_json
 from koordrules.fhir.screen import FhirRecord, evaluate_bundles, map_bundle, with_mapping
 from koordrules.fhir.valuesets import ValueSet, ValueSets, load_valueset, valueset_files
 

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from koordrules.errors import FhirPathError
 from koordrules.fhir import fhirpath
-from koordrules.fhir.fhirpath import DateRange, FhirPathError, NotADateError
+from koordrules.fhir.fhirpath import DateRange, NotADateError
 from koordrules.fhir.identity import PatientRecord
 from koordrules.fhir.mapfile import FhirMapping, InputSpec, parse_window
 from koordrules.fhir.valuesets import Answer, ValueSet, _codings

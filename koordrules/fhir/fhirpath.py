@@ -24,17 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from koordrules.errors import KoordError, LoadError
+from koordrules.errors import FhirPathError, LoadError
 from koordrules.values import Duration, add_duration
 
 #: The ``%`` variables a mapping's FHIRPath may use.
 VARIABLES = ("asOf", "windowStart", "ucum", "context", "resource")
-
-
-class FhirPathError(KoordError):
-    """A FHIRPath expression is malformed, or failed while it was evaluated."""
-
-    code = "fhirpath_error"
 
 
 @dataclass(frozen=True)

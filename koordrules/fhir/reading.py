@@ -11,19 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from koordrules.errors import KoordError, LoadError
+from koordrules.errors import FhirVersionError, KoordError, LoadError
 from koordrules.yamldoc import read_text_file
 
 #: The largest FHIR input file read, ``.json`` and NDJSON alike (bytes).
 MAX_FHIR_BYTES = 50_000_000
 #: The most entries one Bundle may hold.
 MAX_ENTRIES = 50_000
-
-
-class FhirVersionError(LoadError):
-    """The input is not FHIR R4 (an STU3 or DSTU2 resource was recognised)."""
-
-    code = "fhir_version"
 
 
 def parse_json(text: str, *, file: str | None = None, line: int | None = None) -> Any:

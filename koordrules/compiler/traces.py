@@ -39,12 +39,13 @@ def fast_constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
     defaults = {name: info.default for name, info in cls.model_fields.items()
                 if not info.is_required() and info.default_factory is None}
     complete = len(fields)
+    order = tuple(cls.model_fields)
     new = object.__new__
     setattr_ = object.__setattr__
 
     def make(values: dict[str, Any]) -> Any:
-        if len(values) != complete:  # a field added since: its default
-            values = {**defaults, **values}
+        if len(values) != complete:  # a field added since: its default, in field order
+            values = {n: values[n] if n in values else defaults[n] for n in order}
         obj = new(cls)
         setattr_(obj, "__dict__", values)
         setattr_(obj, "__pydantic_fields_set__", fields.copy())

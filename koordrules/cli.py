@@ -340,6 +340,8 @@ def _reexplain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     key = Path(args.key_file).read_bytes().strip() if args.key_file else None
     catalog = Catalog.load(args.catalog) if args.catalog else Catalog.builtin()
     stored = read_stored(args.result)
+    if stored and stored[0].result is not None and stored[0].result.mapping is not None:
+        return _reexplain_fhir(args, catalog, stored, out, err)
     by_id = {s.ident: s for s in stored if s.ident is not None}
     try:
         sets = {s.criteria_set.sha256: stored_set(catalog, s.criteria_set) for s in stored}
@@ -391,6 +393,43 @@ def _reexplain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"record {rid}", file=out)
         print(f"Re-explained under {cs.key}, the version the stored result names; every "
               "stored field verified (sha256 of the set included).", file=out)
+        out.write(render_text(result, lang=args.lang))
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _reexplain_fhir(args: argparse.Namespace, catalog: Catalog, stored: list[Any],
+                    out: TextIO, err: TextIO) -> int:
+    """``explain --result`` for results derived from FHIR bundles: the bundles (in the order
+    of the stored results) are derived again with exactly the stored mapping and as-of date."""
+    from koordrules import fhir
+    from koordrules.lock import stored_set
+
+    failed = 0
+    items = list(fhir.iter_json_items(args.input))
+    if len(items) != len(stored):
+        print(f"{args.input}: {len(items)} bundle(s) for {len(stored)} stored result(s); "
+              "give the bundles in the order of the stored results", file=err)
+        return EXIT_PROBLEMS
+    for i, ((number, data), previous) in enumerate(zip(items, stored, strict=True)):
+        if i:
+            print("-" * 72, file=out)
+        try:
+            res = previous.result
+            if res is None or res.mapping is None:
+                raise koordrules.InputError("this stored result was not derived from FHIR",
+                                            code="not_from_fhir")
+            cs = stored_set(catalog, res.criteria_set)
+            mapping = fhir.stored_mapping(res.mapping, root=args.catalog)
+            if isinstance(data, KoordError):
+                raise data
+            result = fhir.reexplain(res, cs, mapping, data)
+        except KoordError as ex:
+            failed += 1
+            print(f"{args.input}: bundle {number}: {ex.code}: {ex.message}", file=err)
+            continue
+        print(f"Re-explained under {cs.key} and the FHIR mapping {mapping.key} as of "
+              f"{res.mapping.as_of}, the versions the stored result names; every stored field "
+              "verified (sha256 of the set and of the mapping included).", file=out)
         out.write(render_text(result, lang=args.lang))
     return EXIT_PROBLEMS if failed else EXIT_OK
 

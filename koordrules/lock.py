@@ -33,7 +33,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from koordrules import ast
 from koordrules.catalog import Catalog, criteria_files
@@ -74,6 +74,14 @@ class LockFile(BaseModel):
     lock_version: int = 1
     sets: dict[str, LockEntry] = Field(default_factory=dict)
     """``id@version`` → entry, sorted by key."""
+    mappings: dict[str, LockEntry] = Field(default_factory=dict)
+    """FHIR mappings: ``id@version`` → entry (the hash results record in ``mapping.sha256``,
+    which covers the value sets the mapping uses)."""
+
+    @field_validator("mappings", mode="before")
+    @classmethod
+    def _empty(cls, value: object) -> object:
+        return {} if value is None else value  # `mappings:` with every entry removed
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,30 @@ def published(root: str | Path) -> list[Published]:
     return found
 
 
+def published_mappings(root: str | Path) -> list[Published] | None:
+    """Every FHIR mapping file under ``root`` that loads, with the hash results record;
+    ``None`` when the ``fhir`` extra is missing (then mappings are not checked)."""
+    from koordrules.errors import LoadError
+
+    try:
+        from koordrules.fhir import load_mapping, mapping_files
+        from koordrules.fhir.fhirpath import check_expression
+
+        check_expression("x")
+    except LoadError:
+        return None
+    base = Path(root)
+    found = []
+    for path in mapping_files(base):
+        try:
+            m = load_mapping(path)
+        except KoordError:
+            continue
+        found.append(Published(m.key, m.sha256, path.relative_to(base).as_posix(),
+                               m.spec.status, m.doc))
+    return found
+
+
 def read_lock(path: str | Path) -> tuple[LockFile, YamlDoc]:
     """Read a lock file; raises :class:`CriteriaError` (with positions) if it is malformed."""
     doc = read_yaml(path, raw_keys=())
@@ -139,6 +171,14 @@ def render_lock(lock: LockFile) -> str:
             lines.append(f"    status: {json.dumps(entry.status)}")
     if not lock.sets:
         lines[-1] = "sets: {}"
+    if lock.mappings:
+        lines.append("mappings:")
+        for key in sorted(lock.mappings):
+            entry = lock.mappings[key]
+            lines += [f"  {json.dumps(key)}:", f"    sha256: {json.dumps(entry.sha256)}",
+                      f"    file: {json.dumps(entry.file)}"]
+            if entry.status is not None:
+                lines.append(f"    status: {json.dumps(entry.status)}")
     return "\n".join(lines) + "\n"
 
 
@@ -206,7 +246,33 @@ def verify(root: str | Path) -> list[Diagnostic]:
             "warning", "lock_stale",
             f"{key} is locked but no file defines it any more: results stored under it can no "
             "longer be re-explained", doc.span(("sets", key)), doc.file))
+    problems += _verify_mappings(root, lock, doc)
     return sorted(problems, key=Diagnostic.sort_key)
+
+
+def _verify_mappings(root: str | Path, lock: LockFile, doc: YamlDoc) -> list[Diagnostic]:
+    mappings = published_mappings(root)
+    if mappings is None:
+        return []
+    problems = []
+    for p in mappings:
+        entry = lock.mappings.get(p.key)
+        if entry is None:
+            problems.append(Diagnostic(
+                "error", "lock_missing",
+                f"the FHIR mapping {p.key} is not in {lock_path(root)}: run `koordrules lock "
+                f"{root}` and commit the lock", p.version_span, p.doc.file))
+        elif entry.sha256 != p.sha256:
+            problems.append(_violation(p, entry))
+    for key in sorted(set(lock.mappings) - {p.key for p in mappings}):
+        if (Path(root) / lock.mappings[key].file).is_file():
+            continue  # the file is there but does not load: its own error says why
+        problems.append(Diagnostic(
+            "warning", "lock_stale",
+            f"the FHIR mapping {key} is locked but no file defines it any more: results "
+            "stored under it can no longer be re-explained", doc.span(("mappings", key)),
+            doc.file))
+    return problems
 
 
 def catalogue_root(path: str | Path) -> Path | None:
@@ -286,9 +352,22 @@ def update_lock(root: str | Path, *, force: bool = False) -> LockUpdate:
                 continue
             updated.append(p.key)
         entries[p.key] = new
+    maps = dict(old.mappings)
+    for p in published_mappings(root) or []:
+        assert p.sha256 is not None
+        entry = maps.get(p.key)
+        if entry is not None and entry.sha256 != p.sha256:
+            if not entry.open_for(p) and not force:
+                refused.append(_violation(p, entry))
+                continue
+            updated.append(p.key)
+        elif entry is None:
+            added.append(p.key)
+        maps[p.key] = LockEntry(sha256=p.sha256, file=p.file, status=p.status)
     if refused:
         return LockUpdate(path, added, updated, sorted(refused, key=Diagnostic.sort_key), False)
-    text = render_lock(LockFile(sets=dict(sorted(entries.items()))))
+    text = render_lock(LockFile(sets=dict(sorted(entries.items())),
+                                mappings=dict(sorted(maps.items()))))
     written = not path.is_file() or path.read_text(encoding="utf-8") != text
     if written:
         path.write_text(text, encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,8 @@ class MappingRef(BaseModel):
     id: str
     version: str
     sha256: str
+    as_of: dt.date | None = None
+    """The date the facts were derived for (they depend on it)."""
 
 
 class Result(BaseModel):

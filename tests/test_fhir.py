@@ -877,3 +877,54 @@ def test_evaluate_records_the_mapping_beside_the_set() -> None:
     result = fhir.with_mapping(evaluate(cs, record.record), record)
     assert result.mapping is not None and result.mapping.sha256 == mapping.sha256
     assert type(result).from_json(result.to_json()) == result
+
+
+# ---------------------------------------------------------------- lock and re-explain
+
+
+def _catalogue(tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(ROOT / "criteria", tmp_path / "criteria")
+    return tmp_path / "criteria"
+
+
+def test_the_lock_holds_every_mapping_hash_and_a_changed_value_set_needs_a_new_version(
+        tmp_path: Path) -> None:
+    root = _catalogue(tmp_path)
+    lock = (root / "criteria.lock").read_text("utf-8")
+    for path in fhir.mapping_files(root):
+        mapping = fhir.load_mapping(path)
+        assert f'"{mapping.key}":\n    sha256: "{mapping.sha256}"' in lock
+    vs = root / "valuesets/livslange-forlop.valueset.yaml"
+    vs.write_text(vs.read_text("utf-8").replace("  - G80\n", ""), "utf-8")
+    code, out, _ = _run("check", str(root))
+    assert code == 1
+    assert out.count("version_not_bumped") == 2  # the two mappings that use the value set
+    assert "anbefaling-3.mapping.yaml" in out and "buk-nefrologi.mapping.yaml" in out
+
+
+def test_re_explain_checks_the_set_and_the_mapping(tmp_path: Path) -> None:
+    root = _catalogue(tmp_path)
+    bundle_ = EXAMPLES / "ola.bundle.json"
+    code, out, err = _run("eval", "helse-vest/anbefaling-3", str(bundle_), "--from-fhir",
+                          A3_MAPPING, "--as-of", "2024-11-15", "--trace", "--catalog", str(root))
+    assert code == 0, err
+    stored = tmp_path / "stored.json"
+    stored.write_text(out, "utf-8")
+    assert json.loads(out)["mapping"]["as_of"] == "2024-11-15"
+    code, out, err = _run("explain", "--result", str(stored), str(bundle_), "--catalog",
+                          str(root), "--lang", "en")
+    assert code == 0, err
+    assert "FHIR mapping: helse-vest/anbefaling-3-fhir 2.0.0" in out
+    assert "sha256 of the set and of the mapping" in out
+    # another bundle: the stored result does not match
+    code, _, err = _run("explain", "--result", str(stored), str(EXAMPLES / "per.bundle.json"),
+                        "--catalog", str(root))
+    assert code == 1 and "result_differs" in err
+    # the mapping's value set changed without a new version: refused
+    vs = root / "valuesets/kroniske-diagnoser.valueset.yaml"
+    vs.write_text(vs.read_text("utf-8").replace("  - K51\n", ""), "utf-8")
+    code, _, err = _run("explain", "--result", str(stored), str(bundle_), "--catalog",
+                        str(root))
+    assert code == 1 and "hash_mismatch" in err and "mapping" in err

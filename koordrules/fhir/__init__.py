@@ -36,7 +36,14 @@ from koordrules.fhir.mapfile import (
     version_fits,
 )
 from koordrules.fhir.reading import MAX_FHIR_BYTES, iter_json_items, load_json
-from koordrules.fhir.screen import FhirRecord, evaluate_bundles, map_bundle, with_mapping
+from koordrules.fhir.screen import (
+    FhirRecord,
+    evaluate_bundles,
+    map_bundle,
+    reexplain,
+    stored_mapping,
+    with_mapping,
+)
 from koordrules.fhir.valuesets import ValueSet, ValueSets, load_valueset, valueset_files
 
 __all__ = [
@@ -65,6 +72,8 @@ __all__ = [
     "mapping_files",
     "read_patient_bundle",
     "read_patient_file",
+    "reexplain",
+    "stored_mapping",
     "valueset_files",
     "version_fits",
     "with_mapping",

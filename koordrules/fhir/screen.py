@@ -181,5 +181,50 @@ def with_mapping(result: Any, mapped: FhirRecord) -> Any:
     fields = {name: getattr(result, name) for name in type(result).model_fields}
     fields["warnings"] = (*result.warnings, *mapped.notes())
     mid, _, version = mapped.mapping.partition("@")
-    fields["mapping"] = MappingRef(id=mid, version=version, sha256=mapped.mapping_sha256)
+    fields["mapping"] = MappingRef(id=mid, version=version, sha256=mapped.mapping_sha256,
+                                   as_of=mapped.as_of)
     return type(result)(**fields)
+
+
+def stored_mapping(ref: Any, *, root: str | Path | None = None) -> FhirMapping:
+    """The mapping a stored result names, exactly: same id, version and content hash (which
+    covers its value sets). Raises :class:`~koordrules.errors.CatalogError` ``version_gone``
+    or ``hash_mismatch``."""
+    from koordrules.errors import CatalogError
+    from koordrules.fhir.mapfile import find_mapping
+
+    key = f"{ref.id}@{ref.version}"
+    try:
+        mapping = find_mapping(key, root=root)
+    except CatalogError as ex:
+        raise CatalogError(f"the stored result was made with the mapping {key}, which is not "
+                           f"in the catalogue: {ex.message}", code="version_gone") from None
+    if mapping.sha256 != ref.sha256:
+        raise CatalogError(
+            f"the stored result was made with the mapping {key} with sha256 "
+            f"{ref.sha256[:12]}…, but the catalogue's {key} (with its value sets) has sha256 "
+            f"{mapping.sha256[:12]}…: it was changed without a new version, so the result "
+            "cannot be re-explained under exactly the mapping that produced it",
+            code="hash_mismatch")
+    return mapping
+
+
+def reexplain(stored: Any, cs: ast.CriteriaSet, mapping: FhirMapping, bundle: Any) -> Any:
+    """Derive ``bundle`` again with the stored result's mapping and as-of date, evaluate it
+    under ``cs`` and check that every stored field is what that gives. Returns the fresh
+    result; raises :class:`~koordrules.errors.AuditError` ``result_differs``."""
+    from koordrules.engine import evaluate
+    from koordrules.errors import AuditError
+
+    ref = stored.mapping
+    mapped = map_bundle(mapping, bundle, as_of=ref.as_of)
+    redact = stored.trace.redacted if stored.trace is not None else False
+    fresh = with_mapping(evaluate(cs, mapped.record, trace=stored.trace is not None,
+                                  redact=redact), mapped)
+    mine, theirs = fresh.to_dict(), stored.to_dict()
+    differs = [k for k in mine if mine[k] != theirs.get(k)]
+    if differs:
+        raise AuditError("the stored result does not match its re-evaluation in: "
+                         + ", ".join(differs) + ": it was edited, or this is not the bundle "
+                         "that was stored", code="result_differs")
+    return fresh

@@ -784,7 +784,7 @@ def test_eval_from_fhir_equals_eval_of_the_hand_written_record(name: str) -> Non
     assert {k: got[k] for k in SAME} == {k: want[k] for k in SAME}
     mapping = fhir.find_mapping(A3_MAPPING)
     assert got["mapping"] == {"id": mapping.id, "version": mapping.version,
-                              "sha256": mapping.sha256}
+                              "sha256": mapping.sha256, "as_of": "2024-11-15"}
     assert want["mapping"] is None
 
 

@@ -120,6 +120,8 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 data.pop("trace", None)
             if args.id_field and record is not None and args.id_field in record:
                 data = {"record_id": record[args.id_field], **data}
+            elif isinstance(number, str):  # a patient of a FHIR Bulk Data export
+                data = {"patient": number, **data}
         else:
             failed += 1
             data = {"record": number, "error": {"code": result.code, "message": result.message}}
@@ -479,7 +481,8 @@ def _add_record_options(p: argparse.ArgumentParser, *, optional_set: bool = Fals
     p.add_argument("--ignore", metavar="FIELD", action="append",
                    help="record field that is not an input (repeatable)")
     p.add_argument("--from-fhir", metavar="MAPPING",
-                   help="INPUT holds FHIR R4 Bundles (one, a JSON array, or JSON lines); "
+                   help="INPUT holds FHIR R4 Bundles (one, a JSON array, or JSON lines), or "
+                        "is a FHIR Bulk Data export folder (NDJSON per resource type); "
                         "MAPPING is a *.mapping.yaml file or a mapping id in the catalogue")
     p.add_argument("--as-of", metavar="DATE", type=_date,
                    help="with --from-fhir: derive the facts as of DATE (default: today)")

@@ -252,3 +252,25 @@ def test_the_synthea_sources_and_licence_are_kept_with_the_data() -> None:
     for path in BUNDLES:
         assert path.name in sources
     assert "Apache License" in (SYNTHEA / "LICENSE-Apache-2.0.txt").read_text("utf-8")
+
+
+def test_a_bulk_export_is_screened_per_patient_from_the_command_line(tmp_path: Path) -> None:
+    """issue 14 item 5 (embedded, one process): the export folder as INPUT, one result per
+    patient with its id, the bad line reported and the rest screened."""
+    import shutil
+
+    folder = tmp_path / "export"
+    shutil.copytree(SYNTHEA / "bulk-10", folder)
+    with (folder / "Condition.000.ndjson").open("a", encoding="utf-8") as f:
+        f.write("{not json\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["eval", "helse-forde/pilot-2023", str(folder), "--from-fhir",
+                 "helse-forde/pilot-2023-fhir", "--as-of", "2023-01-01"], out=out, err=err)
+    assert code == 1  # the bad line
+    assert "Condition.000.ndjson" in err.getvalue() and "json_error" in err.getvalue()
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    results = [r for r in rows if "patient" in r]
+    assert len(results) == 13
+    assert results[0]["patient"] == "129c6ac7-8d06-89de-ad63-0204a93e76c3"
+    assert any("has died" in w for w in results[0]["warnings"])
+    assert all(r["mapping"]["id"] == "helse-forde/pilot-2023-fhir" for r in results)

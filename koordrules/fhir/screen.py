@@ -148,7 +148,9 @@ def evaluate_bundles(
     trace: bool = True,
     redact: bool = False,
 ) -> Iterator[tuple[int, Any]]:
-    """Evaluate every bundle in ``path`` (one Bundle, a JSON array, or NDJSON) under ``cs``.
+    """Evaluate every bundle in ``path`` (one Bundle, a JSON array, or NDJSON) under ``cs``;
+    a folder is read as a FHIR Bulk Data export (one NDJSON file per resource type), grouped
+    by patient, and yields ``(patient id, Result)``.
 
     Yields ``(number, Result)`` — the result records the mapping and its ``warnings`` carry
     the bundle's problems and why each underived fact is unknown — or ``(number,
@@ -160,6 +162,10 @@ def evaluate_bundles(
     problems = [d for d in check_mapping(mapping, cs) if d.severity == "error"]
     if problems:
         raise CriteriaError(problems, file=mapping.file)
+    if Path(path).is_dir():
+        yield from _screen_export(cs, mapping, path, as_of=as_of, strict=strict, trace=trace,
+                                  redact=redact)
+        return
     for number, data in iter_json_items(path):
         if isinstance(data, KoordError):
             yield number, data
@@ -172,6 +178,36 @@ def evaluate_bundles(
             yield number, ex
             continue
         yield number, with_mapping(result, mapped)
+
+
+def _screen_export(cs: ast.CriteriaSet, mapping: FhirMapping, folder: str | Path, *,
+                   as_of: dt.date | None, strict: bool, trace: bool, redact: bool
+                   ) -> Iterator[tuple[Any, Any]]:
+    """A Bulk Data export folder: ``(patient id, Result)`` per patient, in id order; the
+    export's problems (bad lines, resources of no patient) come first as errors/warnings."""
+    from koordrules.engine import evaluate
+    from koordrules.fhir.bulk import patient_records, read_export
+
+    export = read_export(folder)
+    for problem in export.problems:
+        yield problem.file or str(folder), problem
+    notes = ()
+    if export.unassigned:
+        notes = (f"FHIR: {export.unassigned} resource(s) of the export name no patient of "
+                 "the export; they are not used",)
+    for pid, record in patient_records(export):
+        try:
+            mapped = map_bundle(mapping, record, as_of=as_of)
+            result = evaluate(cs, mapped.record, strict=strict, trace=trace, redact=redact)
+        except KoordError as ex:
+            yield pid, ex
+            continue
+        result = with_mapping(result, mapped)
+        if notes:
+            fields = {name: getattr(result, name) for name in type(result).model_fields}
+            fields["warnings"] = (*result.warnings, *notes)
+            result = type(result)(**fields)
+        yield pid, result
 
 
 def with_mapping(result: Any, mapped: FhirRecord) -> Any:

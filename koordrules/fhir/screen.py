@@ -191,7 +191,7 @@ def _screen_export(cs: ast.CriteriaSet, mapping: FhirMapping, folder: str | Path
     export = read_export(folder)
     for problem in export.problems:
         yield problem.file or str(folder), problem
-    notes = ()
+    notes: tuple[str, ...] = ()
     if export.unassigned:
         notes = (f"FHIR: {export.unassigned} resource(s) of the export name no patient of "
                  "the export; they are not used",)

@@ -928,3 +928,44 @@ def test_re_explain_checks_the_set_and_the_mapping(tmp_path: Path) -> None:
     code, _, err = _run("explain", "--result", str(stored), str(bundle_), "--catalog",
                         str(root))
     assert code == 1 and "hash_mismatch" in err and "mapping" in err
+
+
+def test_units_can_be_department_organisations_through_resolve() -> None:
+    """The helper resolve() follows serviceProvider to the Organization in the bundle
+    (relative, urn:uuid or full URL); only departments (with partOf) count, never the trust."""
+    mapping = fhir.load_mapping_text(textwrap.dedent("""\
+        id: test/dept
+        version: 1.0.0
+        title: t
+        status: draft
+        effective_from: 2024-01-01
+        source: {document: t}
+        criteria: test/fhir
+        inputs:
+          units:
+            resource: Encounter
+            start: period.start
+            window: 6 months
+            aggregate: count_distinct
+            value: serviceProvider.resolve().where(partOf.exists()).id
+            missing_value: skip
+        """))
+
+    def org(oid: str, part: str | None = None) -> dict[str, Any]:
+        r: dict[str, Any] = {"resourceType": "Organization", "id": oid}
+        if part:
+            r["partOf"] = {"reference": f"Organization/{part}"}
+        return r
+
+    def visit(ref: str) -> dict[str, Any]:
+        return {"resourceType": "Encounter", "status": "finished",
+                "subject": {"reference": "Patient/p"}, "period": {"start": "2024-10-01"},
+                "serviceProvider": {"reference": ref}}
+
+    data = bundle(patient(), org("trust"), org("nevro", "trust"), org("med", "trust"),
+                  visit("Organization/nevro"), visit("urn:uuid:med"),
+                  visit("https://fhir.example.no/r4/Organization/nevro"),
+                  visit("Organization/trust"))
+    record = fhir.map_bundle(mapping, data, as_of=AS_OF)
+    assert record.record["units"] == 2
+    assert any("have no serviceProvider.resolve()" in n for n in record.notes())

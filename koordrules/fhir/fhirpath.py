@@ -16,6 +16,7 @@ No text from a mapping file is executed as Python: ``fhirpathpy`` interprets the
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import importlib
@@ -48,10 +49,35 @@ def _module(name: str) -> Any:
                         "'koordrules[fhir]'", code="missing_extra") from ex
 
 
+#: The resources ``resolve()`` looks references up in: set by the derivation for the record
+#: being mapped (a context variable, so threads and nested calls do not mix records).
+RESOLVER: contextvars.ContextVar[Callable[[str], Any] | None] = contextvars.ContextVar(
+    "koordrules_fhir_resolver", default=None)
+
+
+def _resolve(inputs: list[Any]) -> list[Any]:
+    """``resolve()``: the resources of the current record that references point to
+    (``Organization/1``, ``urn:uuid:…``, a full URL); a reference not in the record gives
+    nothing."""
+    lookup = RESOLVER.get()
+    out = []
+    for item in inputs:
+        ref = item.get("reference") if isinstance(item, dict) else item
+        if lookup is not None and isinstance(ref, str):
+            found = lookup(ref)
+            if found is not None:
+                out.append(found)
+    return out
+
+
+#: koordrules' own FHIRPath functions (documented in docs/fhir.md).
+HELPERS: dict[str, dict[str, Any]] = {"resolve": {"fn": _resolve, "arity": {0: []}}}
+
+
 @functools.cache
 def _functions() -> frozenset[str]:
     registry = _module("fhirpathpy.engine.invocations").invocation_registry
-    return frozenset(registry)
+    return frozenset(registry) | frozenset(HELPERS)
 
 
 def check_expression(text: str) -> list[PathProblem]:
@@ -121,7 +147,8 @@ def compiled(text: str) -> Callable[[Any, dict[str, Any]], list[Any]]:
         raise FhirPathError(f"{p.line}:{p.column}: {p.message}", code="fhirpath_syntax")
     fhirpathpy = _module("fhirpathpy")
     model = _module("fhirpathpy.models").models["r4"]
-    function = fhirpathpy.compile(text, model=model)
+    function = fhirpathpy.compile(text, model=model,
+                                  options={"userInvocationTable": HELPERS})
     return function  # type: ignore[no-any-return]
 
 

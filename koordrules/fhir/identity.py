@@ -34,6 +34,16 @@ class PatientRecord:
     problems: list[InputError] = field(default_factory=list)
     incomplete: str | None = None
     """Why the bundle is only part of the record (paging), if it is."""
+    by_reference: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``Type/id``, ``urn:uuid:id`` and ``fullUrl`` → resource, for ``resolve()``."""
+
+    def resolve(self, ref: str) -> dict[str, Any] | None:
+        """The resource a reference names (relative, ``urn:uuid:``, or a full URL)."""
+        found = self.by_reference.get(ref)
+        if found is None and "/" in ref:
+            parts = ref.rstrip("/").split("/")
+            found = self.by_reference.get("/".join(parts[-2:]))
+        return found
 
     def of(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         return self.resources.get(kind, [])
@@ -145,6 +155,11 @@ def collect(items: list[tuple[str, str | None, dict[str, Any]]],
                            "ignored", "fhir_other_patient")
             continue
         record.resources.setdefault(kind, []).append((where, resource))
+        if isinstance(rid, str) and rid:
+            record.by_reference.setdefault(f"{kind}/{rid}", resource)
+            record.by_reference.setdefault(f"urn:uuid:{rid}", resource)
+        if url:
+            record.by_reference.setdefault(url, resource)
     if duplicates:
         record.problem(f"{duplicates} resource(s) appear more than once (same type and id); "
                        "each is counted once", "fhir_duplicate")

@@ -17,6 +17,7 @@ from typing import Any
 from koordrules import ast
 from koordrules.errors import CriteriaError, InputError, KoordError
 from koordrules.fhir.derive import Context, Derived, derive
+from koordrules.fhir.fhirpath import RESOLVER
 from koordrules.fhir.identity import PatientRecord, read_patient_bundle
 from koordrules.fhir.mapfile import FhirMapping, check_mapping
 from koordrules.fhir.reading import iter_json_items
@@ -123,7 +124,11 @@ def map_bundle(
     before = len(record.problems)
     deceased = _death_problem(record, day)
     ctx = Context(record=record, as_of=day, mapping=mapping)
-    derived = tuple(derive(ctx, name, inp) for name, inp in mapping.spec.inputs.items())
+    token = RESOLVER.set(record.resolve)
+    try:
+        derived = tuple(derive(ctx, name, inp) for name, inp in mapping.spec.inputs.items())
+    finally:
+        RESOLVER.reset(token)
     problems = tuple(record.problems)
     del record.problems[before:]  # a record may be mapped again under another mapping
     return FhirRecord(

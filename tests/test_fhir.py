@@ -128,6 +128,8 @@ MAPPING_TEXT = textwrap.dedent("""\
         active: true
         undated: count
         each: participant
+        each_start: period.start
+        each_end: period.end
         code: role
         in: koordrules/koordinatorroller
         aggregate: exists
@@ -252,8 +254,8 @@ def test_no_closed_list_of_derivations_is_left() -> None:
 
 def test_a_mapping_is_found_by_id_by_version_and_by_path() -> None:
     by_id = fhir.find_mapping("helse-vest/anbefaling-3-fhir")
-    assert by_id.key == "helse-vest/anbefaling-3-fhir@2.0.0"
-    assert fhir.find_mapping("helse-vest/anbefaling-3-fhir@2.0.0").key == by_id.key
+    assert by_id.key == "helse-vest/anbefaling-3-fhir@2.1.0"
+    assert fhir.find_mapping("helse-vest/anbefaling-3-fhir@2.1.0").key == by_id.key
     path = ROOT / "criteria" / "helse-vest" / "anbefaling-3.mapping.yaml"
     assert fhir.find_mapping(str(path)).key == by_id.key
     assert len(by_id.sha256) == 64
@@ -511,6 +513,13 @@ def test_coordinator_from_coded_roles_with_explicit_exclusions() -> None:
     assert derive(patient(), team("koordinator-shtj", status="inactive"))["coordinator"] is False
     ended = team("koordinator-shtj", period={"start": "2020-01-01", "end": "2024-01-01"})
     assert derive(patient(), ended)["coordinator"] is False
+    left = team("koordinator-shtj", "annen-rolle")
+    left["participant"][0]["period"] = {"start": "2020-01-01", "end": "2024-06-01"}
+    assert derive(patient(), left)["coordinator"] is False
+    left["participant"][0]["period"] = {"start": "2020-01-01"}
+    assert derive(patient(), left)["coordinator"] is True
+    left["participant"][0]["period"] = {"start": "2025-01-01"}
+    assert derive(patient(), left)["coordinator"] is False
 
 
 def test_an_uncoded_role_is_unknown_unless_the_opt_in_text_fallback_says_otherwise() -> None:
@@ -831,7 +840,7 @@ def test_the_core_imports_without_fhirpathpy() -> None:
     script = ("import sys; sys.modules['fhirpathpy'] = None; sys.modules['antlr4'] = None\n"
               "import koordrules, koordrules.fhir, koordrules.cli\n"
               "try:\n"
-              "    koordrules.fhir.find_mapping('helse-vest/anbefaling-3-fhir@2.0.0')\n"
+              "    koordrules.fhir.find_mapping('helse-vest/anbefaling-3-fhir@2.1.0')\n"
               "except koordrules.KoordError as ex:\n"
               "    print(ex.code)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -916,7 +925,7 @@ def test_re_explain_checks_the_set_and_the_mapping(tmp_path: Path) -> None:
     code, out, err = _run("explain", "--result", str(stored), str(bundle_), "--catalog",
                           str(root), "--lang", "en")
     assert code == 0, err
-    assert "FHIR mapping: helse-vest/anbefaling-3-fhir 2.0.0" in out
+    assert "FHIR mapping: helse-vest/anbefaling-3-fhir 2.1.0" in out
     assert "sha256 of the set and of the mapping" in out
     # another bundle: the stored result does not match
     code, _, err = _run("explain", "--result", str(stored), str(EXAMPLES / "per.bundle.json"),

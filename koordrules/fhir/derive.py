@@ -190,6 +190,21 @@ def _in_time(ctx: Context, inp: InputSpec, node: Any, variables: dict[str, Any],
     return result, doubt if result is None else None
 
 
+def _element_on(inp: InputSpec, node: Any, variables: dict[str, Any],
+                day: dt.date) -> tuple[bool | None, str | None]:
+    """Whether an element (a participant) is current on ``day`` by its own dates."""
+    try:
+        start = _date_of(inp.each_start, node, variables)
+        end = _date_of(inp.each_end, node, variables)
+    except NotADateError as ex:
+        return None, f"{ex} (an element's date cannot be read)"
+    if (start and start[0] > day) or (end and end[1] <= day):
+        return False, None
+    if (start and start[1] > day) or (end and end[0] <= day):
+        return None, "an element's date is too imprecise"
+    return True, None
+
+
 def _text_match(inp: InputSpec, concept: Any) -> bool:
     assert inp.text_fallback is not None
     texts = []
@@ -227,6 +242,9 @@ def _select(ctx: Context, inp: InputSpec, variables: dict[str, Any],
         for at, node in nodes:
             member: bool | None = in_time
             doubt = when_doubt
+            if inp.each is not None and (inp.each_start or inp.each_end):
+                on, why = _element_on(inp, node, variables, ctx.as_of)
+                member, doubt = _and(member, on), doubt or why
             if valueset is not None and inp.code is not None:
                 concept = fhirpath.evaluate(inp.code, node, variables)
                 answer: Answer = valueset.classify(concept)

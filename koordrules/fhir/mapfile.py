@@ -27,7 +27,8 @@ from koordrules.yamldoc import YamlDoc, parse_yaml, read_yaml, validate
 
 MAPPING_SUFFIX = ".mapping.yaml"
 #: Keys whose values are FHIRPath; the YAML reader keeps them as text with positions.
-PATH_KEYS = ("where", "each", "code", "start", "end", "recorded", "value")
+PATH_KEYS = ("where", "each", "each_start", "each_end", "code", "start", "end", "recorded",
+             "value")
 
 _WINDOW = r"^\s*[0-9]{1,4}\s*(day|days|week|weeks|month|months|year|years)\s*$"
 Window = Annotated[str, StringConstraints(pattern=_WINDOW)]
@@ -97,6 +98,12 @@ class InputSpec(_Spec):
     each: FhirPath | None = None
     """FHIRPath giving elements of each resource to count instead of the resource itself
     (``participant`` of a CareTeam); ``code``, ``start``, ``end``, ``value`` then apply to them."""
+    each_start: FhirPath | None = None
+    """With ``each``: FHIRPath to the date each element begins (``period.start`` of a
+    participant); one that begins after the as-of date does not count."""
+    each_end: FhirPath | None = None
+    """With ``each``: FHIRPath to the date each element ends; one ended on or before the
+    as-of date does not count."""
     code: FhirPath | None = None
     """FHIRPath to the CodeableConcept(s) matched against the value set ``in``."""
     in_: str | None = Field(default=None, alias="in")
@@ -314,6 +321,8 @@ def _shape_problems(doc: YamlDoc, name: str, inp: InputSpec) -> list[Diagnostic]
     if inp.aggregate == "classify" and inp.code is None:
         bad("aggregate classify needs 'code' (the element matched against the groups)",
             "aggregate")
+    if (inp.each_start or inp.each_end) and inp.each is None:
+        bad("'each_start'/'each_end' need 'each'", "each_start" if inp.each_start else "each_end")
     if inp.text_fallback is not None and inp.code is None:
         bad("'text_fallback' needs 'code'", "text_fallback")
     if (inp.window is not None or inp.active) and inp.start is None:

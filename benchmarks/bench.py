@@ -46,7 +46,6 @@ from peers import PEERS, PeerUnavailable, evaluate_python  # noqa: E402
 from peers_bench import median_seconds  # noqa: E402
 
 import koordrules  # noqa: E402
-from koordrules.compiler import Program  # noqa: E402
 
 SET = "helse-vest/anbefaling-3"
 
@@ -87,7 +86,6 @@ def fmt(x: float) -> str:
 def single_record(n: int, repeat: int, seed: int) -> tuple[str, dict[str, float]]:
     cs = koordrules.Catalog.builtin().get(SET)
     program = koordrules.compile(cs)
-    cold = Program(cs, trace_cache=False)
     records = generate_records(n, seed=seed)
     few = records[: max(1, n // 20)]
     jobs: list[tuple[str, Callable[[Any], object], list[Any]]] = [
@@ -95,8 +93,9 @@ def single_record(n: int, repeat: int, seed: int) -> tuple[str, dict[str, float]
         ("koordrules outcome-only (Program.outcome)", program.outcome, records),
         ("koordrules evaluate(trace=False) → Result",
          lambda r: program.evaluate(r, trace=False), records),
-        ("koordrules traced (trace built, discarded)", program.evaluate, records),
-        ("koordrules traced, trace cache off", cold.evaluate, records),
+        ("koordrules traced (lazy trace, not read)", program.evaluate, records),
+        ("koordrules traced, trace built", lambda r: program.evaluate(r).trace, records),
+        ("koordrules traced + JSON", lambda r: program.evaluate(r).to_json(), records),
         ("koordrules reference interpreter, traced",
          lambda r: koordrules.evaluate(cs, r, reference=True), few),
         ("koordrules reference interpreter, no trace",

@@ -48,8 +48,9 @@ SINGLE: list[tuple[str, Callable[[Any], object]]] = [
     ("python hand-written", evaluate_python),
     ("koordrules outcome-only", PROGRAM.outcome),
     ("koordrules evaluate trace=False", lambda r: PROGRAM.evaluate(r, trace=False)),
-    ("koordrules traced", PROGRAM.evaluate),
-    ("koordrules traced, cache off", Program(CS, trace_cache=False).evaluate),
+    ("koordrules traced (lazy trace)", PROGRAM.evaluate),
+    ("koordrules traced, trace built", lambda r: PROGRAM.evaluate(r).trace),
+    ("koordrules traced + JSON", lambda r: PROGRAM.evaluate(r).to_json()),
 ]
 
 

@@ -85,15 +85,15 @@ def decision_record(
     decision_id: str | None = None,
     policy: InputPolicy = "hash",
     key: bytes | None = None,
-    mapping: ast.SetRef | Mapping[str, str] | None = None,
     ignore: Collection[str] = frozenset(),
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """The decision record of ``result``, the evaluation of ``record`` under ``cs``.
 
     ``decision_id`` defaults to a random UUID; ``policy`` says whether the inputs are kept;
-    ``key`` signs the entry; ``mapping`` is the FHIR mapping's id, version and sha256 when
-    the record was derived from FHIR (else ``None``)."""
+    ``key`` signs the entry. When the record was derived from FHIR, ``result.mapping`` (the
+    mapping's id, version, sha256 and as-of date) is recorded as ``mapping``; ``record`` is
+    then the derived record (``FhirRecord.record``)."""
     if result.criteria_set != cs.ref:
         raise AuditError(f"the result was made with {result.criteria_set.id}@"
                          f"{result.criteria_set.version}, not {cs.key}", code="wrong_set")
@@ -102,8 +102,6 @@ def decision_record(
                          code="bad_policy")
     canonical = canonical_input(cs, record, ignore=ignore)
     when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    if isinstance(mapping, ast.SetRef):
-        mapping = mapping.model_dump(mode="json")
     data = result.to_dict()
     entry: dict[str, Any] = {
         "format": FORMAT,
@@ -111,7 +109,7 @@ def decision_record(
         "time": when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "library": _library_version(),
         "criteria_set": data["criteria_set"],
-        "mapping": dict(mapping) if mapping is not None else None,
+        "mapping": data["mapping"],
         "input_sha256": input_hash(canonical),
         "inputs": canonical if policy == "inputs" else None,
         **{name: data[name] for name in RESULT_FIELDS},
@@ -231,11 +229,10 @@ class AuditLog:
 
     def record(self, cs: ast.CriteriaSet, record: Mapping[str, Any], result: Result, *,
                decision_id: str | None = None,
-               mapping: ast.SetRef | Mapping[str, str] | None = None,
                ignore: Collection[str] = frozenset()) -> dict[str, Any]:
         """Append the decision record of ``result`` and return it."""
         entry = decision_record(cs, record, result, decision_id=decision_id,
-                                policy=self.policy, key=self._key, mapping=mapping,
+                                policy=self.policy, key=self._key,
                                 ignore=ignore)
         line = json.dumps(entry, ensure_ascii=False, allow_nan=False) + "\n"
         with self._lock:

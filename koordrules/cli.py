@@ -375,8 +375,8 @@ def _reexplain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cs = sets[previous.criteria_set.sha256]
         try:
             if previous.entry is not None:
-                result = verify_decision(previous.entry, cs, record, key=key, ignore=ignore,
-                                redact=args.redact)
+                result = verify_decision(previous.entry, cs, record, key=key,
+                                         ignore=ignore, redact=args.redact)
             else:
                 assert previous.result is not None
                 result = verify_result(previous.result, cs, record, strict=not args.lenient,

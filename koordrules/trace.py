@@ -8,47 +8,53 @@ cost, :class:`BufferTracer` builds the tree. Rendering to text lives in :mod:`ko
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict
+import functools
+import json
+from collections.abc import Mapping
+from pathlib import PurePath
+from types import MappingProxyType
+from typing import Literal, NamedTuple, Protocol, TypeAlias
 
 from koordrules import ast
+from koordrules.resources import criteria_dir
 from koordrules.span import Span
-from koordrules.values import JSONValue, Value, to_json
+from koordrules.values import Value, to_json
 
 RefKind = Literal["input", "parameter", "criterion"]
 REDACTED = "<redacted>"
 
+TraceValue: TypeAlias = "bool | int | float | str | tuple[TraceValue, ...] | None"
+"""A value as a trace shows it: JSON scalars, dates as ISO text, lists as tuples."""
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
-
-class TraceNode(_Frozen):
-    """One evaluated sub-expression."""
+class TraceNode(NamedTuple):
+    """One evaluated sub-expression. Immutable: safe to share between results."""
 
     kind: str
     text: str
     span: Span | None = None
-    value: Any = None
-    """The value in JSON form (``None`` = unknown)."""
+    value: TraceValue = None
+    """The value in JSON form (``None`` = unknown; lists as tuples)."""
     ref: str | None = None
     """For a name: ``input``, ``parameter`` or ``criterion``."""
-    inputs: dict[str, Any] | None = None
-    """The input values this sub-expression read (``None`` when redacted)."""
+    inputs: Mapping[str, TraceValue] | None = None
+    """The input values this sub-expression read, sorted by name (``None`` when redacted);
+    a read-only mapping."""
     children: tuple[TraceNode, ...] = ()
 
 
-class CriterionTrace(_Frozen):
+class CriterionTrace(NamedTuple):
+    """A criterion's value, its sentence and the trace of its expression."""
+
     name: str
     title: ast.LocalText
     value: bool | None
     sentence: ast.LocalText
-    origin: str | None = None
+    origin: str | None
     expression: TraceNode
 
 
-class RuleTrace(_Frozen):
+class RuleTrace(NamedTuple):
     """An outcome rule that was tried (``otherwise`` has no expression)."""
 
     outcome: str
@@ -59,22 +65,68 @@ class RuleTrace(_Frozen):
     expression: TraceNode | None = None
 
 
-class ParameterTrace(_Frozen):
+class ParameterTrace(NamedTuple):
     """A parameter's value as used, and the file it came from (a base or a variant)."""
 
     name: str
-    value: Any
+    value: TraceValue
     unit: str | None = None
     origin: str | None = None
 
 
-class Trace(_Frozen):
+class Trace(NamedTuple):
+    """The explanation of one result: every criterion, the rules tried, the outcome sentence
+    and the parameters used. Immutable (tuples and read-only mappings)."""
+
     criteria: tuple[CriterionTrace, ...]
     rules: tuple[RuleTrace, ...]
     sentence: ast.LocalText
     redacted: bool = False
     parameters: tuple[ParameterTrace, ...] = ()
     """Every parameter of the set with its value and origin (not patient data: never redacted)."""
+
+
+EMPTY_READS: Mapping[str, TraceValue] = MappingProxyType({})
+
+
+def trace_value(value: Value) -> TraceValue:
+    """A value in the form a trace holds it: :func:`~koordrules.values.to_json`, with lists
+    as tuples (so a trace is immutable all the way down)."""
+    if isinstance(value, tuple):
+        return tuple(trace_value(v) for v in value)
+    found = to_json(value)
+    return found  # type: ignore[return-value]
+
+
+def frozen_reads(reads: Mapping[str, TraceValue]) -> Mapping[str, TraceValue]:
+    """A read-only copy of ``reads``, sorted by name."""
+    return MappingProxyType(dict(sorted(reads.items()))) if reads else EMPTY_READS
+
+
+@functools.lru_cache(maxsize=1024)
+def portable_file(file: str | None) -> str | None:
+    """A criteria file's name as a trace shows it: never an absolute install path.
+
+    A shipped file is shown as ``criteria/<path in the catalogue>``, any other absolute path
+    by its folder and name (``rules/x.yaml``); a relative name stays as it is."""
+    if file is None:
+        return None
+    path = PurePath(file)
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        return "criteria/" + path.relative_to(criteria_dir()).as_posix()
+    except ValueError:
+        return PurePath(*path.parts[-2:]).as_posix()
+
+
+@functools.lru_cache(maxsize=8192)
+def portable_span(span: Span | None) -> Span | None:
+    """``span`` with :func:`portable_file` applied to its file."""
+    if span is None or span.file is None:
+        return span
+    file = portable_file(span.file)
+    return span if file == span.file else span.model_copy(update={"file": file})
 
 
 class Tracer(Protocol):
@@ -108,7 +160,7 @@ class BufferTracer:
 
     def __init__(self, *, redact: bool = False) -> None:
         self.redact = redact
-        self.criterion_inputs: dict[str, dict[str, JSONValue]] = {}
+        self.criterion_inputs: dict[str, Mapping[str, TraceValue]] = {}
         self._source = ""
         self._stack: list[list[TraceNode]] = [[]]
 
@@ -123,29 +175,20 @@ class BufferTracer:
         kids = tuple(self._stack.pop())
         span = node.span
         text = self._source[span.start : span.end] if span else ""
-        reads: dict[str, JSONValue] = {}
+        reads: dict[str, TraceValue] = {}
         for kid in kids:
             if kid.inputs:
                 reads.update(kid.inputs)
         if ref == "input" and isinstance(node, ast.Name):
-            reads[node.name] = to_json(value)
+            reads[node.name] = trace_value(value)
         elif ref == "criterion" and isinstance(node, ast.Name):
             reads.update(self.criterion_inputs.get(node.name, {}))
-        json_value: Any = to_json(value)
+        shown = trace_value(value)
         patient_data = ref == "input" or bool(reads)
         if self.redact and patient_data and not (value is None or isinstance(value, bool)):
-            json_value = REDACTED
-        self._stack[-1].append(
-            TraceNode.model_construct(
-                kind=node.kind,
-                text=text,
-                span=span,
-                value=json_value,
-                ref=ref,
-                inputs=dict(sorted(reads.items())),
-                children=kids,
-            )
-        )
+            shown = REDACTED
+        self._stack[-1].append(TraceNode(node.kind, text, portable_span(span), shown, ref,
+                                         frozen_reads(reads), kids))
 
     def finish(self, name: str | None = None) -> TraceNode:
         """The tree of the root just evaluated; remember its reads under ``name``."""
@@ -156,12 +199,60 @@ class BufferTracer:
 
 
 def _redacted(node: TraceNode) -> TraceNode:
-    return node.model_copy(
-        update={"inputs": None, "children": tuple(_redacted(k) for k in node.children)}
-    )
+    return node._replace(inputs=None, children=tuple(_redacted(k) for k in node.children))
 
 
 def parameter_traces(cs: ast.CriteriaSet) -> tuple[ParameterTrace, ...]:
     """The set's parameters as the trace reports them: name, value, unit and origin."""
-    return tuple(ParameterTrace(name=p.name, value=to_json(p.value), unit=p.unit,
-                                origin=p.origin) for p in cs.parameters)
+    return tuple(ParameterTrace(p.name, trace_value(p.value), p.unit, p.origin)
+                 for p in cs.parameters)
+
+
+# --- the JSON form ---------------------------------------------------------------------------
+
+
+def _json_value(value: TraceValue) -> object:
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+@functools.lru_cache(maxsize=8192)
+def _span_json(span: Span) -> str:
+    return json.dumps(span.model_dump(mode="json"), ensure_ascii=False)
+
+
+def span_dict(span: Span | None) -> dict[str, object] | None:
+    if span is None:
+        return None
+    found: dict[str, object] = json.loads(_span_json(span))
+    return found
+
+
+def node_dict(node: TraceNode) -> dict[str, object]:
+    """The JSON-ready dict of a node and its sub-tree."""
+    return {
+        "kind": node.kind, "text": node.text, "span": span_dict(node.span),
+        "value": _json_value(node.value), "ref": node.ref,
+        "inputs": None if node.inputs is None
+        else {k: _json_value(v) for k, v in node.inputs.items()},
+        "children": [node_dict(k) for k in node.children],
+    }
+
+
+def trace_dict(trace: Trace) -> dict[str, object]:
+    """The JSON-ready dict of a trace (what :meth:`Result.to_dict` puts under ``trace``)."""
+    return {
+        "criteria": [{"name": c.name, "title": c.title.model_dump(mode="json"),
+                      "value": c.value, "sentence": c.sentence.model_dump(mode="json"),
+                      "origin": c.origin, "expression": node_dict(c.expression)}
+                     for c in trace.criteria],
+        "rules": [{"outcome": r.outcome, "title": r.title.model_dump(mode="json"),
+                   "value": r.value, "chosen": r.chosen, "origin": r.origin,
+                   "expression": None if r.expression is None else node_dict(r.expression)}
+                  for r in trace.rules],
+        "sentence": trace.sentence.model_dump(mode="json"),
+        "redacted": trace.redacted,
+        "parameters": [{"name": p.name, "value": _json_value(p.value), "unit": p.unit,
+                        "origin": p.origin} for p in trace.parameters],
+    }

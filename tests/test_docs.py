@@ -458,7 +458,7 @@ def test_the_trace_example_is_a_real_result(gen: dict[str, Any]) -> None:
     cs = Catalog.builtin().get(gen["EXAMPLE_SET"])
     result = koordrules.evaluate(cs, gen["EXAMPLE_PATIENT"])
     shown = gen["example_result"]()
-    assert shown.model_dump(exclude={"trace"}) == result.model_dump(exclude={"trace"})
+    assert shown.replace(trace=None) == result.replace(trace=None)
     assert shown.to_json(indent=2) in example
     assert '"trace"' in example and "Kriterier" in example
 

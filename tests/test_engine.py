@@ -98,7 +98,8 @@ def test_expression_tree_has_text_span_value_and_inputs(result: Result,
     months, limit = a.children
     assert (months.kind, months.ref, months.value) == ("name", "input", 7)
     assert (limit.kind, limit.ref, limit.value, limit.inputs) == ("name", "parameter", 6, {})
-    assert months.span is not None and months.span.file == shipped_set.file
+    assert months.span is not None and months.span.file == "criteria/helse-vest/anbefaling-3.yaml"
+    assert shipped_set.file is not None and shipped_set.file.endswith(months.span.file)
     source = shipped_set.criterion("A")
     assert source is not None and source.expr.span is not None
     assert months.span.line == source.expr.span.line

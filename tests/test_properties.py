@@ -150,7 +150,7 @@ def test_totality_fails_when_a_valid_record_raises() -> None:
 
 def test_totality_fails_on_an_outcome_the_set_does_not_have() -> None:
     def invent(cs: CriteriaSet, record: dict[str, Any], result: Result) -> Result:
-        return result.model_copy(update={"outcome": "maybe", "possible_outcomes": ("maybe",)})
+        return result.replace(**{"outcome": "maybe", "possible_outcomes": ("maybe",)})
 
     with pytest.raises(PropertyFailure, match="not an outcome of the set"):
         check_totality(A3, examples=20, seed=SEED, evaluator=faulty(invent))
@@ -161,7 +161,7 @@ def test_determinism_fails_for_an_evaluator_with_hidden_state() -> None:
 
     def drift(cs: CriteriaSet, record: dict[str, Any], result: Result) -> Result:
         calls["n"] += 1
-        return result.model_copy(update={"warnings": (f"call {calls['n']}",)})
+        return result.replace(**{"warnings": (f"call {calls['n']}",)})
 
     with pytest.raises(PropertyFailure) as info:
         check_determinism(A3, examples=20, seed=SEED, evaluator=faulty(drift))
@@ -172,7 +172,7 @@ def test_determinism_fails_for_an_evaluator_with_hidden_state() -> None:
 def test_determinism_fails_when_key_order_matters() -> None:
     def first_key_wins(cs: CriteriaSet, record: dict[str, Any], result: Result) -> Result | None:
         if record and next(iter(record)) == "has_coordinator" and len(record) > 1:
-            return result.model_copy(update={"outcome": None})
+            return result.replace(**{"outcome": None})
         return None
 
     with pytest.raises(PropertyFailure, match="reordered keys"):
@@ -184,11 +184,11 @@ def test_trace_agreement_fails_when_a_criterion_disagrees_with_its_expression() 
         if result.trace is None:
             return None
         first = result.trace.criteria[0]
-        wrong = first.model_copy(update={"value": not first.value if first.value is not None
+        wrong = first._replace(**{"value": not first.value if first.value is not None
                                          else True})
         criteria = (wrong, *result.trace.criteria[1:])
-        return result.model_copy(update={"trace": result.trace.model_copy(
-            update={"criteria": criteria})})
+        return result.replace(**{"trace": result.trace._replace(
+            **{"criteria": criteria})})
 
     with pytest.raises(PropertyFailure) as info:
         check_trace_agreement(A3, examples=20, seed=SEED, evaluator=faulty(flip))
@@ -199,7 +199,7 @@ def test_trace_agreement_fails_when_a_criterion_disagrees_with_its_expression() 
 def test_trace_agreement_fails_when_the_outcome_ignores_the_first_true_rule() -> None:
     def skip_first(cs: CriteriaSet, record: dict[str, Any], result: Result) -> Result | None:
         if result.outcome == "already_has_coordinator":
-            return result.model_copy(update={"outcome": "not_indicated",
+            return result.replace(**{"outcome": "not_indicated",
                                              "possible_outcomes": ("not_indicated",)})
         return None
 
@@ -213,11 +213,11 @@ def test_trace_problems_spots_a_wrong_operator_result() -> None:
     assert trace_problems(A3, record, result) == []
     assert result.trace is not None
     d = result.trace.criteria[3]
-    bad = d.model_copy(update={"value": True, "expression": d.expression.model_copy(
-        update={"value": True})})
-    tampered = result.model_copy(update={
+    bad = d._replace(**{"value": True, "expression": d.expression._replace(
+        **{"value": True})})
+    tampered = result.replace(**{
         "criteria": {**result.criteria, "D": True},
-        "trace": result.trace.model_copy(update={"criteria": (*result.trace.criteria[:3], bad)}),
+        "trace": result.trace._replace(**{"criteria": (*result.trace.criteria[:3], bad)}),
     })
     problems = trace_problems(A3, record, tampered)
     assert any("operands give False" in p for p in problems), problems
@@ -226,7 +226,7 @@ def test_trace_problems_spots_a_wrong_operator_result() -> None:
 def test_soundness_fails_when_missing_leaves_out_a_deciding_input() -> None:
     def drop_one(cs: CriteriaSet, record: dict[str, Any], result: Result) -> Result | None:
         if len(result.missing) >= 1:
-            return result.model_copy(update={"missing": result.missing[1:]})
+            return result.replace(**{"missing": result.missing[1:]})
         return None
 
     with pytest.raises(PropertyFailure) as info:
@@ -241,7 +241,7 @@ def test_soundness_fails_when_missing_names_an_irrelevant_input() -> None:
         extra = [i.name for i in cs.inputs if i.name not in record
                  and i.name not in result.missing]
         if result.outcome is None and extra:
-            return result.model_copy(update={"missing": tuple(sorted(
+            return result.replace(**{"missing": tuple(sorted(
                 (*result.missing, extra[0])))})
         return None
 

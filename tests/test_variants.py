@@ -174,7 +174,7 @@ outcomes:
     cs = Catalog.load(catalogue(tmp_path, {"v": body})).get("test/v@1.0.0")
     result = evaluate(cs, RECORD)
     assert result.trace is not None
-    assert "parameters" in result.trace.__dict__, (
+    assert result.trace.parameters, (
         "every evaluation backend must fill Trace.parameters (trace.parameter_traces)")
     params = {p.name: (p.value, p.unit, p.origin) for p in result.trace.parameters}
     assert params == {"months": (3, "months", "test/v@1.0.0"),

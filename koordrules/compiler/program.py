@@ -11,10 +11,11 @@ import datetime as dt
 import functools
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from koordrules import ast
+from koordrules.cache import cached, replace
 from koordrules.check import evaluation_order
 from koordrules.compiler.codegen import SLOW, Gen, Slow, indent
 from koordrules.compiler.layout import Layout
@@ -50,10 +51,8 @@ class Program(TraceBuilder):
     :meth:`evaluate` has the contract of :func:`koordrules.evaluate` and gives equal results.
     """
 
-    def __init__(self, cs: ast.CriteriaSet, *, trace_cache: bool = True) -> None:
-        """Compile ``cs``. ``trace_cache=False`` builds every trace node afresh (the cache
-        only saves time; results are equal either way)."""
-        self.trace_cache = trace_cache
+    def __init__(self, cs: ast.CriteriaSet) -> None:
+        """Compile ``cs``."""
         self.criteria_set = cs
         self.order = evaluation_order(cs)
         layout = Layout(cs, self.order)
@@ -276,12 +275,12 @@ class Program(TraceBuilder):
         return crit, tried, warnings, outcome, possible, ()
 
     def _general_outcome(self, record: Mapping[str, Any], strict: bool,
-                         ignore: frozenset[str]) -> Outcome:
-        crit, _, _, outcome, possible, missing = self._run(record, strict, ignore)
+                         ignore: Collection[str]) -> Outcome:
+        crit, _, _, outcome, possible, missing = self._run(record, strict, _frozen(ignore))
         return _new_outcome((outcome, possible, missing, crit))
 
     def outcome(self, record: Mapping[str, Any], *, strict: bool = True,
-                ignore: frozenset[str] = frozenset()) -> Outcome:
+                ignore: Collection[str] = frozenset()) -> Outcome:
         """Outcome-only evaluation of one record: outcome, possible outcomes, the inputs that
         would decide an undecided outcome, and each criterion's value; no trace is built.
         Invalid records raise :class:`~koordrules.errors.InputError` (``strict=False``:
@@ -294,7 +293,7 @@ class Program(TraceBuilder):
                     return _new_outcome((choice[0], choice[1], (), crit))
             except Slow:
                 pass
-        crit, _, _, outcome, possible, missing = self._run(record, strict, ignore)
+        crit, _, _, outcome, possible, missing = self._run(record, strict, _frozen(ignore))
         return _new_outcome((outcome, possible, missing, crit))
 
     # ---- evaluate -----------------------------------------------------------------------
@@ -306,25 +305,19 @@ class Program(TraceBuilder):
         strict: bool = True,
         trace: bool = True,
         redact: bool = False,
-        ignore: frozenset[str] = frozenset(),
+        ignore: Collection[str] = frozenset(),
     ) -> Result:
         """Evaluate ``record``; the contract and the result of :func:`koordrules.evaluate`."""
+        ignore = _frozen(ignore)
         if not trace:
             crit, _, warnings, outcome, possible, missing = self._run(record, strict, ignore)
-            return new_result({
-                "criteria_set": self._ref,
-                "outcome": outcome,
-                "possible_outcomes": possible,
-                "missing": missing,
-                "criteria": crit,
-                "warnings": tuple(warnings),
-                "trace": None,
-            })
+            return new_result(self._ref, outcome, possible, missing, crit, tuple(warnings),
+                              None)
         xs, warnings = self.inputs(record, strict=strict, ignore=ignore)
         return self._traced(xs, warnings, redact)
 
     def traces(self, data: Any, *, strict: bool = True, redact: bool = False,
-               ignore: frozenset[str] = frozenset()) -> Iterator[Result]:
+               ignore: Collection[str] = frozenset()) -> Iterator[Result]:
         """Traced results for each record of ``data`` (anything
         :func:`koordrules.backends.iter_records` reads), produced one at a time: nothing
         is kept once the caller drops a result."""
@@ -334,12 +327,14 @@ class Program(TraceBuilder):
             yield self.evaluate(record, strict=strict, trace=True, redact=redact, ignore=ignore)
 
     def evaluate_batch(self, data: Any, *, backend: str = "python", strict: bool = True,
-                       ignore: frozenset[str] = frozenset()) -> Table:
+                       ignore: Collection[str] = frozenset()) -> Table:
         """Outcome-only evaluation of a cohort: one row per record with the outcome, each
-        criterion's value and ``missing``. See :mod:`koordrules.backends`."""
+        criterion's value and ``missing``: a polars DataFrame when polars is installed, else
+        a list of dicts. See :mod:`koordrules.backends`."""
         from koordrules.backends import evaluate_batch
 
-        return evaluate_batch(self, data, backend=backend, strict=strict, ignore=ignore)
+        return evaluate_batch(self, data, backend=backend, strict=strict,
+                              ignore=_frozen(ignore))
 
     def sql(self, *, dialect: str = "duckdb", table: str = "records") -> str:
         """The set as one SQL query over ``table`` (see :mod:`koordrules.backends.sql`)."""
@@ -347,23 +342,25 @@ class Program(TraceBuilder):
 
         return str(to_sql(self.criteria_set, dialect=dialect, table=table))
 
-_PROGRAMS: dict[int, tuple[ast.CriteriaSet, Program]] = {}
+def _frozen(names: Collection[str]) -> frozenset[str]:
+    return names if isinstance(names, frozenset) else frozenset(names)
+
+
 _PROGRAMS_LIMIT = 64
-_PROGRAMS_LOCK = threading.Lock()
+_PROGRAM_BYTES = 16_384
+_NODE_BYTES = 4_096
 
 
 def compile_set(cs: ast.CriteriaSet) -> Program:
-    """The compiled :class:`Program` of a loaded, checked set (cached per set object)."""
-    found = _PROGRAMS.get(id(cs))
-    if found is not None and found[0] is cs:
-        return found[1]
-    program = Program(cs)
-    with _PROGRAMS_LOCK:
-        if len(_PROGRAMS) >= _PROGRAMS_LIMIT:
-            _PROGRAMS.pop(next(iter(_PROGRAMS)))
-        _PROGRAMS[id(cs)] = (cs, program)
-    return program
-
+    """The compiled :class:`Program` of a loaded, checked set, kept per set object in the
+    process-wide cache (:mod:`koordrules.cache`; least recently used sets go first)."""
+    key = ("program", id(cs))
+    found = cached(key, lambda: (cs, Program(cs)),
+                   lambda e: _PROGRAM_BYTES + _NODE_BYTES * len(e[1]._layout.nodes))
+    if found[0] is not cs:  # the id of a set collected since: compile this one
+        found = (cs, Program(cs))
+        replace(key, found, _PROGRAM_BYTES + _NODE_BYTES * len(found[1]._layout.nodes))
+    return found[1]
 
 
 _UNCOMPILABLE: dict[int, ast.CriteriaSet] = {}

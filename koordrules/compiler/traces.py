@@ -1,74 +1,138 @@
-"""The traced mode of a compiled program: traces assembled from the static description of the
-trees and the values of every node, with bounded caches of shared, immutable sub-trees.
+"""The traced mode of a compiled program: a lazy trace over the values the program computed.
 
-Trace sub-trees depend only on the input values they read, so they are shared between results
-with the same values (a bounded cache per expression); do not mutate a trace.
+A traced evaluation runs the all-nodes function once (every sub-expression of every criterion
+and of every rule tried, as the interpreter does) and keeps that tuple of values with the
+record's inputs in a :class:`LazyTrace`. Nothing else is built: ``result.trace`` builds the
+immutable :class:`~koordrules.trace.Trace` on first access, and ``result.to_json()`` writes
+the trace's JSON straight from the values through templates prepared once per set (the
+static parts of every node — kind, text, span, reference — are encoded at compile time).
+Both give exactly what the reference interpreter's trace gives (tests/test_trace.py).
+
+No trace is cached, so memory does not grow with the records seen; the outcome sentences,
+which depend only on the rule values, are kept in the process-wide cache
+(:mod:`koordrules.cache`).
 """
 
 from __future__ import annotations
 
-import operator
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from koordrules import ast
+from koordrules.cache import cached
 from koordrules.compiler.layout import Layout
 from koordrules.result import Result
 from koordrules.sentences import criterion_sentence, outcome_sentence
 from koordrules.trace import (
+    EMPTY_READS,
     REDACTED,
     CriterionTrace,
     RuleTrace,
     Trace,
     TraceNode,
+    TraceValue,
     parameter_traces,
+    portable_span,
+    span_dict,
+    trace_value,
 )
-from koordrules.values import Value, to_json
+from koordrules.values import Value
 
-TRACE_CACHE_LIMIT = 16384
-
-
-def fast_constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
-    """Build instances of a pydantic model from an already valid field dict, without
-    validation (what ``model_construct`` does, minus its per-call field bookkeeping).
-
-    Every field must be given. Falls back to ``model_construct`` if the shortcut does not
-    produce an equal object (a future pydantic)."""
-    fields = set(cls.model_fields)
-    defaults = {name: info.default for name, info in cls.model_fields.items()
-                if not info.is_required() and info.default_factory is None}
-    complete = len(fields)
-    order = tuple(cls.model_fields)
-    new = object.__new__
-    setattr_ = object.__setattr__
-
-    def make(values: dict[str, Any]) -> Any:
-        if len(values) != complete:  # a field added since: its default, in field order
-            values = {n: values[n] if n in values else defaults[n] for n in order}
-        obj = new(cls)
-        setattr_(obj, "__dict__", values)
-        setattr_(obj, "__pydantic_fields_set__", fields.copy())
-        setattr_(obj, "__pydantic_extra__", None)
-        setattr_(obj, "__pydantic_private__", None)
-        return obj
-
-    try:
-        probe = {name: None for name in cls.model_fields}
-        ok = make(dict(probe)) == cls.model_construct(**probe)
-    except Exception:  # pragma: no cover - depends on the pydantic version
-        ok = False
-    if ok:
-        return make
-    return lambda values: cls.model_construct(**values)  # pragma: no cover
+_SENTENCE_SIZE = 2048
+_new = object.__new__
+_put = object.__setattr__
 
 
-new_node: Callable[[dict[str, Any]], TraceNode] = fast_constructor(TraceNode)
-new_criterion: Callable[[dict[str, Any]], CriterionTrace] = fast_constructor(CriterionTrace)
-new_rule: Callable[[dict[str, Any]], RuleTrace] = fast_constructor(RuleTrace)
-new_trace: Callable[[dict[str, Any]], Trace] = fast_constructor(Trace)
-new_result: Callable[[dict[str, Any]], Result] = fast_constructor(Result)
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
+
+def _value_json(value: TraceValue) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value.__class__ is int:
+        return repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_value_json(v) for v in value) + "]"
+    return _dumps(value)
+
+
+def _truth(value: Value) -> bool | None:
+    """A condition's value (conditions are boolean or unknown: the checker sees to it)."""
+    return value if value is None or value.__class__ is bool else bool(value)
+
+
+def _text_json(text: ast.LocalText) -> str:
+    return _dumps(text.model_dump(mode="json"))
+
+
+def new_result(criteria_set: ast.SetRef, outcome: str | None, possible: tuple[str, ...],
+               missing: tuple[str, ...], criteria: Any,
+               warnings: tuple[str, ...], trace: Any) -> Result:
+    """A :class:`Result` from already valid fields (``criteria`` is a fresh dict of the
+    criteria's values, owned by the result from now on)."""
+    result = _new(Result)
+    _put(result, "criteria_set", criteria_set)
+    _put(result, "mapping", None)
+    _put(result, "outcome", outcome)
+    _put(result, "possible_outcomes", possible)
+    _put(result, "missing", missing)
+    _put(result, "criteria", MappingProxyType(criteria))
+    _put(result, "warnings", warnings)
+    _put(result, "_trace", trace)
+    return result
+
+
+class _NodeSpec:
+    """What writing or building one node's trace needs, prepared once."""
+
+    __slots__ = ("head", "kids", "kind", "names", "patient_data", "reads", "ref", "span",
+                 "tail", "text")
+
+    def __init__(self, layout: Layout, k: int) -> None:
+        n = layout.nodes[k]
+        self.kind = n.node.kind
+        self.text = n.text
+        self.span = portable_span(n.node.span)
+        self.ref = n.ref
+        self.kids = n.kids
+        self.reads = n.reads
+        self.names = tuple(layout.inputs[i] for i in n.reads)
+        self.patient_data = n.patient_data
+        self.head = (f'{{"kind": {_dumps(self.kind)}, "text": {_dumps(self.text)}, '
+                     f'"span": {_dumps(span_dict(self.span))}, "value": ')
+        self.tail = f', "ref": {_dumps(self.ref)}, "inputs": '
+
+
+class LazyTrace:
+    """The trace of one traced evaluation, built or written on demand (see the module)."""
+
+    __slots__ = ("_values", "_xs", "builder", "missing", "outcome", "possible", "redact",
+                 "tried")
+
+    def __init__(self, builder: TraceBuilder, xs: tuple[Value, ...], values: tuple[Value, ...],
+                 tried: int, outcome: str | None, possible: tuple[str, ...],
+                 missing: tuple[str, ...], redact: bool) -> None:
+        self.builder = builder
+        self._xs = xs
+        self._values = values
+        self.tried = tried
+        self.outcome = outcome
+        self.possible = possible
+        self.missing = missing
+        self.redact = redact
+
+    def build(self) -> Trace:
+        return self.builder._build_trace(self)
+
+    def json(self) -> str:
+        return self.builder._trace_json(self)
 
 
 class TraceBuilder:
@@ -76,7 +140,6 @@ class TraceBuilder:
     program's layout, value function, rule choice and ``missing``)."""
 
     criteria_set: ast.CriteriaSet
-    trace_cache: bool
     _layout: Layout
     _ref: ast.SetRef
     _core_values: Callable[..., Any]
@@ -90,202 +153,177 @@ class TraceBuilder:
     def _prepare_trace(self) -> None:
         layout = self._layout
         cs = self.criteria_set
-        types = {d.name: d.type for d in cs.inputs}
-        json_fns = [_json_of(d) for d in cs.inputs]
-        self._specs: list[_Spec] = []
-        for n in layout.nodes:
-            kinds = [types[layout.inputs[i]] for i in n.reads]
-            reads = n.reads
-            getter: Callable[[tuple[Value, ...]], Any] | None = None
-            numeric: tuple[int, ...] = ()
-            if "list" not in kinds:
-                getter = (operator.itemgetter(*reads) if len(reads) > 1
-                          else _single(reads[0]) if reads else _no_key)
-                numeric = tuple(p for p, k in enumerate(kinds) if k == "number")
-            plain = all(json_fns[i] is _identity for i in reads)
-            self._specs.append(_Spec(
-                getter=getter, numeric=numeric, cache={}, kids=n.kids, kind=n.node.kind,
-                text=n.text, span=n.node.span, ref=n.ref,
-                names=tuple(layout.inputs[i] for i in reads),
-                reads=operator.itemgetter(*reads) if len(reads) > 1 else _single(reads[0])
-                if reads else _no_key,
-                fns=None if plain else tuple(json_fns[i] for i in reads),
-                patient_data=n.patient_data,
-            ))
-        self._traces: dict[Any, tuple[Any, ...]] = {}
-        self._wrapped: dict[Any, Any] = {}
-        self._sentences: dict[Any, ast.LocalText] = {}
+        self._specs = [_NodeSpec(layout, k) for k in range(len(layout.nodes))]
+        self._input_keys = [_dumps(name) + ": " for name in layout.inputs]
         self._criterion_tops = [layout.criterion_roots[i].top for i in range(len(cs.criteria))]
         self._rule_tops = [root.top for root in layout.rule_roots]
-        self._trace_extra: dict[str, Any] = {}
-        self._trace_extra["parameters"] = parameter_traces(cs)
+        self._parameters = parameter_traces(cs)
+        self._parameters_json = _dumps([
+            {"name": p.name, "value": json.loads(_value_json(p.value)), "unit": p.unit,
+             "origin": p.origin} for p in self._parameters])
         self._criterion_sentences: dict[tuple[int, Any], ast.LocalText] = {
             (i, v): criterion_sentence(c, v)
             for i, c in enumerate(cs.criteria) for v in (True, False, None)
         }
+        self._criterion_heads = [
+            {v: (f'{{"name": {_dumps(c.name)}, "title": {_text_json(c.title)}, '
+                 f'"value": {_value_json(v)}, '
+                 f'"sentence": {_text_json(self._criterion_sentences[i, v])}, '
+                 f'"origin": {_dumps(c.origin)}, "expression": ')
+             for v in (True, False, None)}
+            for i, c in enumerate(cs.criteria)]
+        self._rule_heads = [
+            {(v, chosen): (f'{{"outcome": {_dumps(r.id)}, "title": {_text_json(r.title)}, '
+                           f'"value": {_value_json(v)}, "chosen": {_value_json(chosen)}, '
+                           f'"origin": {_dumps(r.origin)}, "expression": ')
+             for v in (True, False, None) for chosen in (True, False)}
+            for r in cs.rules]
         other = cs.otherwise
         self._otherwise = {
-            chosen: new_rule({"outcome": other.id, "title": other.title,
-                               "value": True if chosen else None, "chosen": chosen,
-                               "origin": other.origin, "expression": None})
+            chosen: RuleTrace(other.id, other.title, True if chosen else None, chosen,
+                              other.origin, None)
             for chosen in (True, False)
         }
-
-    def _tree(self, k: int, xs: tuple[Value, ...], state: list[Any], redact: bool) -> Any:
-        """The trace node of node ``k``: from the cache when a node with the same input
-        values was built before (a node depends on nothing else), else built. ``state``
-        holds the values of every node, computed on the first miss."""
-        spec = self._specs[k]
-        key: Any = None
-        getter = spec.getter if self.trace_cache else None
-        if getter is not None:
-            key = (redact, getter(xs))
-            for p in spec.numeric:
-                v = key[1][p]
-                if v is not None and v.__class__ is not int:
-                    key = None
-                    break
-            if key is not None:
-                found = spec.cache.get(key)
-                if found is not None:
-                    return found
-        if state[0] is None:
-            state[0] = self._core_values(*xs)
-        value = state[0][0][k]
-        kids = tuple([self._tree(c, xs, state, redact) for c in spec.kids])
-        json_value = to_json(value)
-        if redact and spec.patient_data and not (value is None or isinstance(value, bool)):
-            json_value = REDACTED
-        reads: dict[str, Any] | None = None
-        if not redact:
-            read = spec.reads(xs)
-            if spec.fns is not None:
-                read = tuple(f(v) for f, v in zip(spec.fns, read, strict=True))
-            reads = dict(zip(spec.names, read, strict=True))
-        node = new_node({
-            "kind": spec.kind, "text": spec.text, "span": spec.span, "value": json_value,
-            "ref": spec.ref, "inputs": reads, "children": kids,
-        })
-        if key is not None:
-            self._remember(spec.cache, key, node)
-        return node
+        self._otherwise_json = {
+            chosen: (f'{{"outcome": {_dumps(other.id)}, "title": {_text_json(other.title)}, '
+                     f'"value": {_value_json(True if chosen else None)}, '
+                     f'"chosen": {_value_json(chosen)}, "origin": {_dumps(other.origin)}, '
+                     '"expression": null}')
+            for chosen in (True, False)
+        }
+        self._sentence_tag = ("sentence", cs.key, cs.sha256)
 
     def _traced(self, xs: tuple[Value, ...], warnings: list[str], redact: bool) -> Result:
-        """The traced result. Trees come from the node cache where possible; a whole trace
-        is shared by records whose trees are all the same objects (the cache keeps those
-        trees alive, so their ids stay theirs)."""
-        state: list[Any] = [None]
-        trees = [self._tree(top, xs, state, redact) for top in self._criterion_tops]
-        rule_trees = []
-        for top in self._rule_tops:
-            tree = self._tree(top, xs, state, redact)
-            rule_trees.append(tree)
-            if tree.value is True:
-                break
-        key = (redact, *map(id, trees), -1, *map(id, rule_trees))
-        entry = self._traces.get(key) if self.trace_cache else None
-        if entry is None:
-            entry = self._assemble(xs, state, trees, rule_trees, redact)
-            if self.trace_cache:
-                self._remember(self._traces, key, entry)
-        trace, crit_values, outcome, possible, missing = entry
-        return new_result({
-            "criteria_set": self._ref,
-            "outcome": outcome,
-            "possible_outcomes": possible,
-            "missing": missing,
-            "criteria": dict(crit_values),
-            "warnings": tuple(warnings),
-            "trace": trace,
-        })
+        """The traced result: the values of every node tried, and a lazy trace over them."""
+        values, crit, tried = self._core_values(*xs)
+        outcome, possible = self._choose(tried)
+        missing = self._missing(values, len(tried)) if outcome is None else ()
+        trace = LazyTrace(self, xs, values, len(tried), outcome, possible, missing, redact)
+        return new_result(self._ref, outcome, possible, missing, crit, tuple(warnings), trace)
 
-    def _assemble(self, xs: tuple[Value, ...], state: list[Any], trees: list[Any],
-                  rule_trees: list[Any], redact: bool) -> tuple[Any, ...]:
+    # ---- the parts shared by building and writing ---------------------------------------
+
+    def _sentence(self, lazy: LazyTrace) -> ast.LocalText:
+        values = lazy._values
+        rule_values = tuple(values[top] for top in self._rule_tops[:lazy.tried])
+        key = (*self._sentence_tag, lazy.outcome, lazy.possible, lazy.missing, rule_values)
+
+        def make() -> ast.LocalText:
+            rules = self.criteria_set.rules
+            passed = [r.id for r, v in zip(rules, rule_values, strict=False) if v is False]
+            return outcome_sentence(self.criteria_set, lazy.outcome, lazy.possible,
+                                    list(lazy.missing), passed)
+
+        return cached(key, make, _SENTENCE_SIZE)
+
+    def _shown(self, spec: _NodeSpec, value: Value, redact: bool) -> TraceValue:
+        if redact and spec.patient_data and not (value is None or value.__class__ is bool):
+            return REDACTED
+        return trace_value(value)
+
+    def _otherwise_shown(self, lazy: LazyTrace) -> bool | None:
+        """Whether the ``otherwise`` rule is listed (``None``: not) and if so, chosen."""
+        other = self.criteria_set.otherwise.id
+        if lazy.outcome == other:
+            return True
+        if lazy.outcome is None and other in lazy.possible:
+            return False
+        return None
+
+    # ---- building -----------------------------------------------------------------------
+
+    def _build_trace(self, lazy: LazyTrace) -> Trace:
+        xs, values, redact = lazy._xs, lazy._values, lazy.redact
+        specs = self._specs
+        shown_inputs = [trace_value(x) for x in xs]
+
+        def node(k: int) -> TraceNode:
+            spec = specs[k]
+            inputs = None if redact else (
+                MappingProxyType({n: shown_inputs[i] for n, i in zip(spec.names, spec.reads,
+                                                                    strict=True)})
+                if spec.reads else EMPTY_READS)
+            return TraceNode(spec.kind, spec.text, spec.span,
+                             self._shown(spec, values[k], redact), spec.ref, inputs,
+                             tuple([node(c) for c in spec.kids]))
+
         cs = self.criteria_set
-        wrapped = self._wrapped
-        crit_values = {c.name: tree.value for c, tree in zip(cs.criteria, trees, strict=True)}
-        crit_traces = []
-        for i, (c, tree) in enumerate(zip(cs.criteria, trees, strict=True)):
-            found = wrapped.get((i, id(tree)))
-            if found is None or found.expression is not tree:
-                found = self._remember(wrapped, (i, id(tree)), new_criterion({
-                    "name": c.name, "title": c.title, "value": tree.value,
-                    "sentence": self._criterion_sentences[i, tree.value], "origin": c.origin,
-                    "expression": tree,
-                }))
-            crit_traces.append(found)
-        rule_values = tuple(tree.value for tree in rule_trees)
-        outcome, possible = self._choose(rule_values)
-        missing: tuple[str, ...] = ()
-        if outcome is None:
-            if state[0] is None:
-                state[0] = self._core_values(*xs)
-            missing = self._missing(state[0][0], len(rule_values))
+        criteria = []
+        for i, (c, top) in enumerate(zip(cs.criteria, self._criterion_tops, strict=True)):
+            v = _truth(values[top])
+            criteria.append(CriterionTrace(c.name, c.title, v, self._criterion_sentences[i, v],
+                                           c.origin, node(top)))
         rules = []
-        for r, (rule, tree) in enumerate(zip(cs.rules, rule_trees, strict=False)):
-            chosen = rule.id == outcome
-            found = wrapped.get((-1 - r, id(tree), chosen))
-            if found is None or found.expression is not tree:
-                found = self._remember(wrapped, (-1 - r, id(tree), chosen), new_rule({
-                    "outcome": rule.id, "title": rule.title, "value": tree.value,
-                    "chosen": chosen, "origin": rule.origin, "expression": tree,
-                }))
-            rules.append(found)
-        if outcome == cs.otherwise.id or (outcome is None and cs.otherwise.id in possible):
-            rules.append(self._otherwise[outcome is not None])
-        skey = (outcome, possible, missing, rule_values)
-        sentence = self._sentences.get(skey)
-        if sentence is None:
-            passed = [r.id for r, v in zip(cs.rules, rule_values, strict=False) if v is False]
-            sentence = self._remember(self._sentences, skey, outcome_sentence(
-                cs, outcome, possible, list(missing), passed))
-        trace = new_trace({"criteria": tuple(crit_traces), "rules": tuple(rules),
-                            "sentence": sentence, "redacted": redact, **self._trace_extra})
-        return trace, crit_values, outcome, possible, missing
+        for rule, top in zip(cs.rules, self._rule_tops[:lazy.tried], strict=False):
+            rules.append(RuleTrace(rule.id, rule.title, _truth(values[top]),
+                                   rule.id == lazy.outcome,
+                                   rule.origin, node(top)))
+        chosen = self._otherwise_shown(lazy)
+        if chosen is not None:
+            rules.append(self._otherwise[chosen])
+        return Trace(tuple(criteria), tuple(rules), self._sentence(lazy), redact,
+                     self._parameters)
 
-    @staticmethod
-    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
-        """Store in a bounded cache (emptied when full: cheaper than evicting one by one)."""
-        if len(cache) >= TRACE_CACHE_LIMIT:
-            cache.clear()
-        cache[key] = value
-        return value
+    # ---- writing ------------------------------------------------------------------------
 
+    def _trace_json(self, lazy: LazyTrace) -> str:
+        xs, values, redact = lazy._xs, lazy._values, lazy.redact
+        specs = self._specs
+        keys = self._input_keys
+        encoded = [_value_json(x) if x is None or x.__class__ in (bool, int, str)
+                   else _value_json(trace_value(x)) for x in xs]
+        reads_json: dict[tuple[int, ...], str] = {}
+        out: list[str] = []
+        add = out.append
 
-@dataclass(slots=True)
-class _Spec:
-    """What building one node's trace needs, prepared once."""
+        def node(k: int) -> None:
+            spec = specs[k]
+            add(spec.head)
+            value = values[k]
+            if redact and spec.patient_data and not (value is None or value.__class__ is bool):
+                add('"<redacted>"')
+            elif value is None or value.__class__ in (bool, int):
+                add(_value_json(value))
+            else:
+                add(_value_json(trace_value(value)))
+            add(spec.tail)
+            if redact:
+                add("null")
+            else:
+                found = reads_json.get(spec.reads)
+                if found is None:
+                    found = "{" + ", ".join([keys[i] + encoded[i] for i in spec.reads]) + "}"
+                    reads_json[spec.reads] = found
+                add(found)
+            add(', "children": [')
+            first = True
+            for c in spec.kids:
+                if not first:
+                    add(", ")
+                first = False
+                node(c)
+            add("]}")
 
-    getter: Callable[[tuple[Value, ...]], Any] | None  # the cache key (None: not cached)
-    numeric: tuple[int, ...]  # key positions of number inputs (only ints are cached)
-    cache: dict[Any, Any]
-    kids: tuple[int, ...]
-    kind: str
-    text: str
-    span: Any
-    ref: str | None
-    names: tuple[str, ...]
-    reads: Callable[[tuple[Value, ...]], Any]
-    fns: tuple[Callable[[Value], Any], ...] | None
-    patient_data: bool
-
-
-def _single(i: int) -> Callable[[tuple[Value, ...]], tuple[Value, ...]]:
-    """Like ``itemgetter(i)`` but always a tuple."""
-    return lambda xs: (xs[i],)
-
-
-def _no_key(xs: tuple[Value, ...]) -> tuple[Value, ...]:
-    return ()
-
-
-def _json_of(decl: ast.InputDecl) -> Callable[[Value], Any]:
-    """``to_json`` specialised to an input's type (identity where it is the identity)."""
-    if decl.type in ("boolean", "integer", "number", "string", "enum"):
-        return _identity
-    return to_json
-
-
-def _identity(value: Any) -> Any:
-    return value
-
+        cs = self.criteria_set
+        add('{"criteria": [')
+        for i, top in enumerate(self._criterion_tops):
+            if i:
+                add(", ")
+            add(self._criterion_heads[i][_truth(values[top])])
+            node(top)
+            add("}")
+        add('], "rules": [')
+        for r, (rule, top) in enumerate(zip(cs.rules, self._rule_tops[:lazy.tried],
+                                            strict=False)):
+            if r:
+                add(", ")
+            add(self._rule_heads[r][_truth(values[top]), rule.id == lazy.outcome])
+            node(top)
+            add("}")
+        chosen = self._otherwise_shown(lazy)
+        if chosen is not None:
+            add(", " if lazy.tried else "")
+            add(self._otherwise_json[chosen])
+        add(f'], "sentence": {_text_json(self._sentence(lazy))}, '
+            f'"redacted": {_value_json(redact)}, "parameters": {self._parameters_json}}}')
+        return "".join(out)

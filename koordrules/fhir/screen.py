@@ -209,9 +209,7 @@ def _screen_export(cs: ast.CriteriaSet, mapping: FhirMapping, folder: str | Path
             continue
         result = with_mapping(result, mapped)
         if notes:
-            fields = {name: getattr(result, name) for name in type(result).model_fields}
-            fields["warnings"] = (*result.warnings, *notes)
-            result = type(result)(**fields)
+            result = result.replace(warnings=(*result.warnings, *notes))
         yield pid, result
 
 
@@ -219,12 +217,10 @@ def with_mapping(result: Any, mapped: FhirRecord) -> Any:
     """``result`` with the mapping recorded beside the set and the bundle's notes added."""
     from koordrules.result import MappingRef
 
-    fields = {name: getattr(result, name) for name in type(result).model_fields}
-    fields["warnings"] = (*result.warnings, *mapped.notes())
     mid, _, version = mapped.mapping.partition("@")
-    fields["mapping"] = MappingRef(id=mid, version=version, sha256=mapped.mapping_sha256,
-                                   as_of=mapped.as_of)
-    return type(result)(**fields)
+    return result.replace(warnings=(*result.warnings, *mapped.notes()),
+                          mapping=MappingRef(id=mid, version=version,
+                                             sha256=mapped.mapping_sha256, as_of=mapped.as_of))
 
 
 def stored_mapping(ref: Any, *, root: str | Path | None = None) -> FhirMapping:

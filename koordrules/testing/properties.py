@@ -238,7 +238,7 @@ def _number(value: Any) -> bool:
 
 def _recompute(expr: ast.Expr, node: TraceNode) -> tuple[bool, Any]:
     """(known, value) of ``expr`` recomputed from its children's trace values."""
-    kids = [k.value for k in node.children]
+    kids: list[Any] = [k.value for k in node.children]
     if any(k == REDACTED for k in kids):
         return False, None
     match expr:

@@ -1,0 +1,7 @@
+"""``python -m koordrules.cli``."""
+
+import sys
+
+from koordrules.cli import main
+
+sys.exit(main())

@@ -1,0 +1,114 @@
+"""What the subcommands share: exit codes, finding a set, reading records, common options."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO, TypeAlias
+
+import koordrules
+from koordrules import Catalog, CriteriaSet, KoordError
+from koordrules.records import read_records
+
+# what ``add_subparsers`` returns; each command module's ``register`` takes it
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def resolve_set(ref: str, catalog: str | None = None) -> CriteriaSet:
+    """A criteria set named by a file path or by a catalogue reference (``id`` or ``id@v``)."""
+    path = Path(ref)
+    if path.is_file():
+        return koordrules.load(path)
+    cat = Catalog.load(catalog) if catalog else Catalog.builtin()
+    return cat.get(ref)
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def record_results(args: argparse.Namespace, cs: CriteriaSet, *, trace: bool, err: TextIO
+                   ) -> Iterator[tuple[Any, Any, Any]]:
+    """``(number, record or None, Result or KoordError)`` for each record or FHIR bundle."""
+    if getattr(args, "from_fhir", None):
+        from koordrules import fhir
+
+        mapping = fhir.find_mapping(args.from_fhir, root=args.catalog)
+        for number, item in fhir.evaluate_bundles(cs, mapping, args.input, as_of=args.as_of,
+                                                  strict=not args.lenient, trace=trace,
+                                                  redact=args.redact):
+            yield number, None, item
+        return
+    ignore = frozenset(args.ignore or ())
+    for number, record in read_records(args.input, cs, strict=not args.lenient):
+        if isinstance(record, KoordError):
+            yield number, None, record
+            continue
+        try:
+            result = koordrules.evaluate(cs, record, strict=not args.lenient, trace=trace,
+                                         redact=args.redact, ignore=ignore)
+        except KoordError as ex:
+            yield number, record, ex
+            continue
+        yield number, record, result
+
+
+def cohort_records(args: argparse.Namespace, sets: list[CriteriaSet], err: TextIO,
+                   problems: list[int]) -> Iterator[dict[str, Any]]:
+    """The cohort's readable records; each unreadable one is reported and its number kept."""
+    from koordrules.impact import read_cohort
+
+    for number, record in read_cohort(args.cohort, sets, strict=not args.lenient):
+        if isinstance(record, KoordError):
+            problems.append(number)
+            where = str(record.span) if record.span else f"{args.cohort}: record {number}"
+            print(f"{where}: {record.code}: {record.message}", file=err)
+            continue
+        yield record
+
+
+def is_under(path: str | None, root: Path) -> bool:
+    if path is None:
+        return False
+    try:
+        Path(path).resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def catalog_root(path: Path) -> Path:
+    """A folder's own catalogue; for a file, the nearest folder above it with a lock file
+    (else the file's folder), so that variants find their bases."""
+    if path.is_dir():
+        return path
+    from koordrules.lock import LOCK_NAME
+
+    return next((p for p in path.resolve().parents if (p / LOCK_NAME).is_file()), path.parent)
+
+
+def add_record_options(p: argparse.ArgumentParser, *, optional_set: bool = False) -> None:
+    p.add_argument("set", help="criteria file, or catalogue id (id or id@version)",
+                   nargs="?" if optional_set else None)
+    p.add_argument("input", help="records: JSON object/array, JSON lines, CSV, or - for stdin")
+    p.add_argument("--catalog", metavar="DIR", help="catalogue directory (default: shipped)")
+    p.add_argument("--redact", action="store_true", help="leave input values out of traces")
+    p.add_argument("--lenient", action="store_true",
+                   help="treat invalid values and unknown fields as unknown, with a warning")
+    p.add_argument("--id-field", metavar="FIELD",
+                   help="record field that identifies the record (not an input)")
+    p.add_argument("--ignore", metavar="FIELD", action="append",
+                   help="record field that is not an input (repeatable)")
+    p.add_argument("--from-fhir", metavar="MAPPING",
+                   help="INPUT holds FHIR R4 Bundles (one, a JSON array, or JSON lines), or "
+                        "is a FHIR Bulk Data export folder (NDJSON per resource type); "
+                        "MAPPING is a *.mapping.yaml file or a mapping id in the catalogue")
+    p.add_argument("--as-of", metavar="DATE", type=parse_date,
+                   help="with --from-fhir: derive the facts as of DATE (default: today)")

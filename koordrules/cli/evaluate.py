@@ -1,0 +1,98 @@
+"""``eval`` and ``sql``: records in, one JSON result per record out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TextIO
+
+import koordrules
+from koordrules import CriteriaSet, Result
+from koordrules.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    Subparsers,
+    add_record_options,
+    record_results,
+    resolve_set,
+)
+from koordrules.cli.impact import eval_summary
+
+
+def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    cs = resolve_set(args.set, args.catalog)
+    if args.summary:
+        return eval_summary(args, cs, out, err)
+    if args.backend != "python":
+        return _eval_batch(args, cs, out, err)
+    failed = 0
+    for number, record, result in record_results(args, cs, trace=args.trace, err=err):
+        if isinstance(result, Result):
+            data = result.to_dict()
+            if not args.trace:
+                data.pop("trace", None)
+            if args.id_field and record is not None and args.id_field in record:
+                data = {"record_id": record[args.id_field], **data}
+            elif isinstance(number, str):  # a patient of a FHIR Bulk Data export
+                data = {"patient": number, **data}
+        else:
+            failed += 1
+            data = {"record": number, "error": {"code": result.code, "message": result.message}}
+            print(f"{args.input}: record {number}: {result.code}: {result.message}", file=err)
+        print(json.dumps(data, ensure_ascii=False), file=out)
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _eval_batch(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
+    """``eval --backend polars|duckdb``: the whole file at once, one JSON line per record
+    with the outcome, the criteria and ``missing`` (no trace)."""
+    if args.trace or args.id_field or getattr(args, "from_fhir", None) or args.input == "-":
+        print(f"koordrules eval: --backend {args.backend} takes a file and no --trace, "
+              "--id-field or --from-fhir (use --backend python)", file=err)
+        return EXIT_USAGE
+    table = koordrules.compile(cs).evaluate_batch(
+        args.input, backend=args.backend, strict=not args.lenient,
+        ignore=frozenset(args.ignore or ()))
+    rows = table.iter_rows(named=True) if hasattr(table, "iter_rows") else iter(table)
+    names = [c.name for c in cs.criteria]
+    for number, row in enumerate(rows, start=1):
+        data = {"record": number, "outcome": row["outcome"],
+                "criteria": {n: row[n] for n in names}, "missing": list(row["missing"])}
+        print(json.dumps(data, ensure_ascii=False), file=out)
+    return EXIT_OK
+
+
+def _cmd_sql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules.backends.sql import to_sql
+
+    cs = resolve_set(args.set, args.catalog)
+    print(to_sql(cs, dialect=args.dialect, table=args.table) + ";", file=out)
+    return EXIT_OK
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("eval", help="evaluate records; one JSON result per record")
+    add_record_options(p)
+    p.add_argument("--trace", action="store_true", help="include the explanation trace")
+    p.add_argument("--summary", action="store_true",
+                   help="print outcome counts and shares instead of one result per record "
+                        "(fields the set does not declare are ignored)")
+    p.add_argument("--backend", choices=("python", "polars", "duckdb"), default="python",
+                   help="python: record by record, streaming (default); polars or duckdb: "
+                        "the whole file as one table, no trace")
+    p.add_argument("--by", metavar="FIELD", help="with --summary: break down by this field")
+    p.add_argument("--flagged", metavar="OUTCOME", action="append",
+                   help="with --summary: an outcome that counts as flagged (repeatable; "
+                        "default: every outcome except the set's otherwise)")
+    p.set_defaults(run=_cmd_eval)
+
+
+def register_sql(sub: Subparsers) -> None:
+    p = sub.add_parser("sql", help="print a set as one SQL query (DuckDB, Spark, PostgreSQL)")
+    p.add_argument("set", help="criteria file, or catalogue id (id or id@version)")
+    p.add_argument("--dialect", choices=("duckdb", "spark", "postgres"), default="duckdb")
+    p.add_argument("--table", default="records",
+                   help="the table with one column per input (default: records)")
+    p.add_argument("--catalog", metavar="DIR", help="catalogue directory (default: shipped)")
+    p.set_defaults(run=_cmd_sql)

@@ -1,0 +1,190 @@
+"""``explain``: results in plain words (text or HTML), and re-explaining stored results."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, TextIO
+
+import koordrules
+from koordrules import Catalog, CriteriaSet, KoordError, Result
+from koordrules.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    Subparsers,
+    add_record_options,
+    record_results,
+    resolve_set,
+)
+from koordrules.explain import render_text
+from koordrules.records import read_records
+
+
+def _explain_html(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
+    from koordrules.html import render_results_html
+
+    failed = 0
+    results: list[tuple[str | None, Result]] = []
+    for number, record, result in record_results(args, cs, trace=True, err=err):
+        if isinstance(result, Result):
+            label = (str(record[args.id_field]) if args.id_field and record is not None
+                     and args.id_field in record else str(number))
+            results.append((label, result))
+        else:
+            failed += 1
+            print(f"{args.input}: record {number}: {result.code}: {result.message}", file=err)
+    page = render_results_html(results, lang=args.lang) if results else ""
+    if args.output:
+        Path(args.output).write_text(page, encoding="utf-8")
+        print(f"wrote {args.output}", file=err)
+    else:
+        out.write(page)
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.result is not None and args.format == "html":
+        print("koordrules explain: --format html is not available with --result", file=err)
+        return EXIT_USAGE
+    if args.result is not None or args.set is None:
+        return _reexplain(args, out, err)
+    cs = resolve_set(args.set, args.catalog)
+    if args.format == "html":
+        return _explain_html(args, cs, out, err)
+    failed = 0
+    first = True
+    for number, record, result in record_results(args, cs, trace=True, err=err):
+        if not first:
+            print("-" * 72, file=out)
+        first = False
+        if args.id_field and record is not None and args.id_field in record:
+            print(f"record {record[args.id_field]}", file=out)
+        if isinstance(result, Result):
+            out.write(render_text(result, lang=args.lang))
+        else:
+            failed += 1
+            print(f"{args.input}: record {number}: {result.code}: {result.message}", file=err)
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _reexplain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules.audit import read_stored, verify_decision, verify_result
+    from koordrules.lock import stored_set
+
+    if args.result is None or args.set is not None:
+        print("koordrules explain: give either SET INPUT, or --result STORED INPUT",
+              file=err)
+        return EXIT_USAGE
+    key = Path(args.key_file).read_bytes().strip() if args.key_file else None
+    catalog = Catalog.load(args.catalog) if args.catalog else Catalog.builtin()
+    stored = read_stored(args.result)
+    if stored and stored[0].result is not None and stored[0].result.mapping is not None:
+        return _reexplain_fhir(args, catalog, stored, out, err)
+    by_id = {s.ident: s for s in stored if s.ident is not None}
+    try:
+        sets = {s.criteria_set.sha256: stored_set(catalog, s.criteria_set) for s in stored}
+    except koordrules.CatalogError as ex:
+        ex.file = args.result
+        raise
+    first_set = sets[stored[0].criteria_set.sha256]
+    ignore = frozenset(args.ignore or ())
+    failed = 0
+    first = True
+    for number, record in read_records(args.input, first_set, strict=not args.lenient):
+        if not first:
+            print("-" * 72, file=out)
+        first = False
+        if isinstance(record, KoordError):
+            failed += 1
+            print(f"{args.input}: record {number}: {record.code}: {record.message}", file=err)
+            continue
+        rid = record.get(args.id_field) if args.id_field else None
+        if len(stored) == 1:
+            previous = stored[0]
+        elif rid is not None and str(rid) in by_id:
+            previous = by_id[str(rid)]
+        else:
+            failed += 1
+            print(f"{args.input}: record {number}: no_stored_result: no stored result for this "
+                  "record (give --id-field matching the stored record_id)", file=err)
+            continue
+        cs = sets[previous.criteria_set.sha256]
+        try:
+            if previous.entry is not None:
+                result = verify_decision(previous.entry, cs, record, key=key,
+                                         ignore=ignore, redact=args.redact)
+            else:
+                assert previous.result is not None
+                result = verify_result(previous.result, cs, record, strict=not args.lenient,
+                                       ignore=ignore)
+                if args.redact and not (result.trace and result.trace.redacted):
+                    result = koordrules.evaluate(cs, record, strict=not args.lenient,
+                                                 redact=True, ignore=ignore)
+                elif result.trace is None:
+                    result = koordrules.evaluate(cs, record, strict=not args.lenient,
+                                                 ignore=ignore)
+        except KoordError as ex:
+            failed += 1
+            print(f"{args.input}: record {number}: {ex.code}: {ex.message}", file=err)
+            continue
+        if rid is not None:
+            print(f"record {rid}", file=out)
+        print(f"Re-explained under {cs.key}, the version the stored result names; every "
+              "stored field verified (sha256 of the set included).", file=out)
+        out.write(render_text(result, lang=args.lang))
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _reexplain_fhir(args: argparse.Namespace, catalog: Catalog, stored: list[Any],
+                    out: TextIO, err: TextIO) -> int:
+    """``explain --result`` for results derived from FHIR bundles: the bundles (in the order
+    of the stored results) are derived again with exactly the stored mapping and as-of date."""
+    from koordrules import fhir
+    from koordrules.lock import stored_set
+
+    failed = 0
+    items = list(fhir.iter_json_items(args.input))
+    if len(items) != len(stored):
+        print(f"{args.input}: {len(items)} bundle(s) for {len(stored)} stored result(s); "
+              "give the bundles in the order of the stored results", file=err)
+        return EXIT_PROBLEMS
+    for i, ((number, data), previous) in enumerate(zip(items, stored, strict=True)):
+        if i:
+            print("-" * 72, file=out)
+        try:
+            res = previous.result
+            if res is None or res.mapping is None:
+                raise koordrules.InputError("this stored result was not derived from FHIR",
+                                            code="not_from_fhir")
+            cs = stored_set(catalog, res.criteria_set)
+            mapping = fhir.stored_mapping(res.mapping, root=args.catalog)
+            if isinstance(data, KoordError):
+                raise data
+            result = fhir.reexplain(res, cs, mapping, data)
+        except KoordError as ex:
+            failed += 1
+            print(f"{args.input}: bundle {number}: {ex.code}: {ex.message}", file=err)
+            continue
+        print(f"Re-explained under {cs.key} and the FHIR mapping {mapping.key} as of "
+              f"{res.mapping.as_of}, the versions the stored result names; every stored field "
+              "verified (sha256 of the set and of the mapping included).", file=out)
+        out.write(render_text(result, lang=args.lang))
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("explain", help="evaluate records and explain each in plain text")
+    add_record_options(p, optional_set=True)
+    p.add_argument("--lang", choices=("nb", "en"), default="nb")
+    p.add_argument("--result", metavar="STORED",
+                   help="re-explain under exactly the set version a stored result (JSON from "
+                        "eval, or a decision record log) was made with, after checking "
+                        "every stored field; give no SET")
+    p.add_argument("--key-file", metavar="FILE",
+                   help="with --result: the key the decision records were signed with "
+                        "(HMAC-SHA256); a signed record is not accepted without it")
+    p.add_argument("--format", choices=("text", "html"), default="text",
+                   help="html: one self-contained page (decision tree, inputs, what is missing)")
+    p.add_argument("-o", "--output", metavar="FILE", help="with --format html: write to FILE")
+    p.set_defaults(run=_cmd_explain)

@@ -1,0 +1,121 @@
+"""``check``, ``lock`` and ``schema``: the criteria files themselves."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, TextIO
+
+from koordrules import Catalog, KoordError
+from koordrules.cli.common import EXIT_OK, EXIT_PROBLEMS, Subparsers
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    errors = warnings = sets = 0
+    for target in args.paths:
+        if not Path(target).exists():
+            print(f"{target}: io_error: no such file or directory", file=err)
+            errors += 1
+            continue
+        catalog = Catalog.scan(target)
+        sets += len(catalog)
+        from koordrules.lock import verify_path
+
+        # a file with errors is fixed first; its lock problems come after that
+        broken = {d.span.file if d.span else d.file for d in catalog.diagnostics
+                  if d.severity == "error"}
+        diagnostics = catalog.diagnostics + [
+            d for d in verify_path(target) if (d.span.file if d.span else d.file) not in broken]
+        diagnostics = diagnostics + _fhir_diagnostics(target, catalog)
+        for d in diagnostics:
+            if d.severity == "error":
+                errors += 1
+            elif args.quiet:
+                continue
+            else:
+                warnings += 1
+            print(d, file=out)
+    print(f"{sets} set(s) checked: {errors} error(s), {warnings} warning(s)", file=err)
+    return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _fhir_diagnostics(target: str, catalog: Catalog) -> list[Any]:
+    """Mapping and value set files under ``target``: every FHIRPath parsed, each mapping
+    checked against its set (needs the ``fhir`` extra; without it, one warning)."""
+    try:
+        from koordrules import fhir
+
+        return fhir.check_mapping_files(target, catalog=catalog)
+    except KoordError as ex:
+        from koordrules.errors import Diagnostic
+
+        return [Diagnostic("warning", ex.code, f"FHIR mappings not checked: {ex.message}",
+                           None, target)]
+
+
+def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules.lock import lock_path, update_lock
+    from koordrules.resources import criteria_dir
+
+    root = Path(args.dir) if args.dir else criteria_dir()
+    if not root.is_dir():
+        print(f"{root}: io_error: not a directory", file=err)
+        return EXIT_PROBLEMS
+    broken = [d for d in Catalog.scan(root).diagnostics if d.severity == "error"]
+    if broken:
+        for d in broken:
+            print(d, file=out)
+        print(f"{lock_path(root)}: not written: {len(broken)} error(s) in the catalogue; "
+              "fix them first (koordrules check)", file=err)
+        return EXIT_PROBLEMS
+    update = update_lock(root, force=args.force)
+    for d in update.refused:
+        print(d, file=out)
+    if update.refused:
+        print(f"{update.path}: not written: {len(update.refused)} locked version(s) changed; "
+              "give them new versions (or use --force)", file=err)
+        return EXIT_PROBLEMS
+    state = "written" if update.written else "unchanged"
+    print(f"{update.path}: {state}; {len(update.added)} added, {len(update.updated)} updated",
+          file=err)
+    for key in update.added:
+        print(f"added {key}", file=out)
+    for key in update.updated:
+        print(f"updated {key}", file=out)
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from koordrules import schema
+
+    text = schema.dumps(schema.generate(args.which))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=err)
+    else:
+        out.write(text)
+    return EXIT_OK
+
+
+def register_check(sub: Subparsers) -> None:
+    p = sub.add_parser("check", help="check criteria files or directories")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help="show errors only")
+    p.set_defaults(run=_cmd_check)
+
+
+def register_lock(sub: Subparsers) -> None:
+    p = sub.add_parser("lock", help="write the lock file (id@version → content hash)")
+    p.add_argument("dir", nargs="?", metavar="DIR",
+                   help="catalogue directory (default: the shipped catalogue)")
+    p.add_argument("--force", action="store_true",
+                   help="accept changed content of locked active/retired versions")
+    p.set_defaults(run=_cmd_lock)
+
+
+def register_schema(sub: Subparsers) -> None:
+    p = sub.add_parser("schema", help="print the JSON Schema of criteria files or case files")
+    p.add_argument("which", nargs="?", choices=("criteria", "cases"), default="criteria",
+                   help="which file format (default: criteria)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(run=_cmd_schema)

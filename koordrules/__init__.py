@@ -20,6 +20,7 @@ from koordrules.compiler import compile_set as compile
 from koordrules.engine import evaluate
 from koordrules.errors import (
     AuditError,
+    BackendError,
     CatalogError,
     CriteriaError,
     Diagnostic,
@@ -44,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = (
     "AuditError",
     "AuditLog",
+    "BackendError",
     "Catalog",
     "CatalogError",
     "CriteriaError",

@@ -13,6 +13,7 @@ from typing import Any
 from koordrules import ast
 from koordrules.check import evaluation_order
 from koordrules.compiler import compiled_or_none
+from koordrules.errors import EvalError, KoordError
 from koordrules.evaluator import Interpreter, choose
 from koordrules.inputs import validate_record
 from koordrules.result import Result
@@ -53,7 +54,23 @@ def evaluate(
     The set is compiled once (:func:`koordrules.compile`) and the compiled program gives the
     result; ``reference=True`` uses the reference interpreter instead (the two agree:
     tests/test_compiler.py).
+
+    Any exception that is not a :class:`~koordrules.errors.KoordError` is translated into
+    :class:`~koordrules.errors.EvalError` naming only its kind (a foreign message may quote
+    the record's values, which must not reach a log).
     """
+    try:
+        return _evaluate(cs, record, strict, trace, redact, ignore, reference)
+    except KoordError:
+        raise
+    except Exception as ex:  # a bug or a foreign library's error: keep values out
+        kind = type(ex).__name__
+    raise EvalError(f"evaluation failed ({kind}); the values are not shown",
+                    code="evaluation_failed")
+
+
+def _evaluate(cs: ast.CriteriaSet, record: Mapping[str, Any], strict: bool, trace: bool,
+              redact: bool, ignore: Collection[str], reference: bool) -> Result:
     skip = ignore if isinstance(ignore, frozenset) else frozenset(ignore)
     if not reference:
         program = compiled_or_none(cs)

@@ -139,6 +139,13 @@ class EvalError(KoordError):
     code = "eval_error"
 
 
+class BackendError(EvalError):
+    """A cohort backend (polars, DuckDB, …) failed on the data. The library it uses raised an
+    error of its own; the message names only its kind, never the values that caused it."""
+
+    code = "backend_failed"
+
+
 class CatalogError(KoordError):
     """A set id or version is not in the catalogue, or a stored result does not match it."""
 

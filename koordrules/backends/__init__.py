@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from koordrules import ast
-from koordrules.errors import InputError, KoordError
+from koordrules.errors import BackendError, InputError, KoordError
 
 if TYPE_CHECKING:
     import polars
@@ -139,11 +139,30 @@ def rows_to_table(columns: dict[str, list[Any]], criteria: Iterable[str]) -> Tab
 
 def evaluate_batch(program: Program, data: Any, *, backend: str = "python",
                    strict: bool = True, ignore: frozenset[str] = frozenset()) -> Table:
-    """Evaluate every record of ``data`` with ``backend``; see the module docstring."""
-    if backend == "python":
-        from koordrules.backends.python import evaluate
+    """Evaluate every record of ``data`` with ``backend``; see the module docstring.
 
-        return evaluate(program, data, strict=strict, ignore=ignore)
+    An exception of the backend's own library (pyarrow, polars, DuckDB, …) is translated here
+    into :class:`~koordrules.errors.BackendError`, whose message names only the kind of error:
+    foreign messages quote the data (``Overflow in addition of INT64 (… + 1)``), and patient
+    values never reach a log. The original is not chained (``from None``) for the same reason.
+    """
+    if backend not in BACKENDS:
+        raise KoordError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}",
+                         code="unknown_backend")
+    try:
+        return _dispatch(program, data, backend, strict, ignore)
+    except KoordError:
+        raise
+    except Exception as ex:  # a foreign library's error: translate, keep values out
+        kind = type(ex).__name__
+    raise BackendError(
+        f"the {backend} backend failed on this data ({kind}); the values are not shown. "
+        "Check that every value lies within its declared type (whole numbers within 64 bits), "
+        "or use --backend python, which treats such values as unknown")
+
+
+def _dispatch(program: Program, data: Any, backend: str, strict: bool,
+              ignore: frozenset[str]) -> Table:
     if backend == "polars":
         from koordrules.backends.polars import evaluate as evaluate_polars
 
@@ -152,5 +171,6 @@ def evaluate_batch(program: Program, data: Any, *, backend: str = "python",
         from koordrules.backends.duckdb import evaluate as evaluate_duckdb
 
         return evaluate_duckdb(program, data, strict=strict, ignore=ignore)
-    raise KoordError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}",
-                     code="unknown_backend")
+    from koordrules.backends.python import evaluate
+
+    return evaluate(program, data, strict=strict, ignore=ignore)

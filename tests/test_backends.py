@@ -235,7 +235,7 @@ def test_a_set_equal_to_one_lowered_before_is_lowered_on_its_own_nodes() -> None
 
 def test_unknown_backend_is_an_error() -> None:
     with pytest.raises(koordrules.KoordError) as info:
-        koordrules.compile(A3).evaluate_batch([], backend="spark")
+        koordrules.compile(A3).evaluate_batch([], backend="hadoop")
     assert info.value.code == "unknown_backend"
 
 

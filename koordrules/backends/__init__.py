@@ -20,7 +20,9 @@ Backends, all giving the reference interpreter's values (tests/test_backends.py)
   ``koordrules[polars]``);
 * ``duckdb`` — the set compiled to one SQL query (through sqlglot), run on embedded DuckDB
   (extra ``koordrules[duckdb]``). :func:`koordrules.backends.sql.to_sql` gives the query for
-  DuckDB, Spark SQL or PostgreSQL.
+  DuckDB, Spark SQL or PostgreSQL;
+* ``spark`` — the same query as Spark SQL on a pyspark DataFrame, the result a Spark
+  DataFrame (extra ``koordrules[spark]``, a Java runtime; :mod:`koordrules.backends.spark`).
 
 Records are validated as :func:`koordrules.evaluate` validates them: with ``strict=True`` an
 invalid record raises :class:`~koordrules.errors.InputError`; with ``strict=False`` the bad
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 Table: TypeAlias = "polars.DataFrame | list[dict[str, Any]]"
 """A polars DataFrame (polars installed) or a list of dicts (narrow with ``isinstance``)."""
 
-BACKENDS = ("python", "polars", "duckdb")
+BACKENDS = ("python", "polars", "duckdb", "spark")
 FILE_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
 
 
@@ -171,6 +173,11 @@ def _dispatch(program: Program, data: Any, backend: str, strict: bool,
         from koordrules.backends.duckdb import evaluate as evaluate_duckdb
 
         return evaluate_duckdb(program, data, strict=strict, ignore=ignore)
+    if backend == "spark":  # a Spark DataFrame back (see koordrules.backends.spark)
+        from koordrules.backends.spark import evaluate as evaluate_spark
+
+        result: Table = evaluate_spark(program, data, strict=strict, ignore=ignore)
+        return result
     from koordrules.backends.python import evaluate
 
     return evaluate(program, data, strict=strict, ignore=ignore)

@@ -10,7 +10,8 @@ the :class:`~koordrules.errors.KoordError` the user would get. Other test module
 Targets: ``reference`` (the interpreter), ``compiled`` (the compiled program, outcome only),
 ``traced`` (the compiled program with the trace), the batch backends ``python``, ``polars``,
 ``duckdb`` and, where available, ``postgres`` (a throw-away server on loopback, see
-:mod:`conformance.postgres`) and ``spark`` (local Spark, ``KOORDRULES_SPARK=1``).
+:mod:`conformance.postgres`) and ``spark`` (one local Spark session, when pyspark and java
+are installed; ``KOORDRULES_SPARK=0`` turns it off).
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ def available() -> tuple[str, ...]:
 
         if postgres.server_binaries() is not None:
             out.append("postgres")
-    if os.environ.get("KOORDRULES_SPARK") == "1" and _installed("pyspark"):
-        out.append("spark")
+    if os.environ.get("KOORDRULES_SPARK", "1") != "0" and _installed("pyspark"):
+        from conformance import spark
+
+        if spark.usable():
+            out.append("spark")
     return tuple(out)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 import koordrules
 from koordrules import CriteriaSet, Result
@@ -54,7 +55,12 @@ def _eval_batch(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Tex
     table = koordrules.compile(cs).evaluate_batch(
         args.input, backend=args.backend, strict=not args.lenient,
         ignore=frozenset(args.ignore or ()))
-    rows = table.iter_rows(named=True) if hasattr(table, "iter_rows") else iter(table)
+    rows: Iterator[dict[str, Any]]
+    if args.backend == "spark":  # a Spark DataFrame: rows streamed to the driver
+        frame: Any = table
+        rows = (r.asDict(recursive=True) for r in frame.toLocalIterator())
+    else:
+        rows = table.iter_rows(named=True) if hasattr(table, "iter_rows") else iter(table)
     names = [c.name for c in cs.criteria]
     for number, row in enumerate(rows, start=1):
         data = {"record": number, "outcome": row["outcome"],
@@ -78,9 +84,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--summary", action="store_true",
                    help="print outcome counts and shares instead of one result per record "
                         "(fields the set does not declare are ignored)")
-    p.add_argument("--backend", choices=("python", "polars", "duckdb"), default="python",
+    p.add_argument("--backend", choices=("python", "polars", "duckdb", "spark"),
+                   default="python",
                    help="python: record by record, streaming (default); polars or duckdb: "
-                        "the whole file as one table, no trace")
+                        "the whole file as one table, no trace; spark: the set's Spark SQL "
+                        "on the active (or a local) Spark session")
     p.add_argument("--by", metavar="FIELD", help="with --summary: break down by this field")
     p.add_argument("--flagged", metavar="OUTCOME", action="append",
                    help="with --summary: an outcome that counts as flagged (repeatable; "

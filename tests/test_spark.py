@@ -1,0 +1,114 @@
+"""The spark backend beyond the conformance corpus: the shipped sets' case files, Spark
+DataFrames as input (validation, strict and lenient), Parquet read by Spark, and
+``eval --backend spark``. Runs on the conformance target's local session; skips without
+pyspark or java."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conformance import spark as local
+
+import koordrules
+from koordrules import Catalog, KoordError
+from koordrules.cases import case_files, load_cases
+
+if not local.usable():
+    pytest.skip("pyspark and java are needed for the spark backend", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+CRITERIA = ROOT / "criteria"
+A3 = koordrules.Catalog.load(CRITERIA).get("helse-vest/anbefaling-3")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Any:
+    return local.session()
+
+
+@pytest.mark.parametrize("path", case_files(CRITERIA), ids=lambda p: p.name)
+def test_the_shipped_cases_pass_on_spark(path: Path, spark: Any) -> None:
+    loaded = load_cases(path, Catalog.load(CRITERIA))
+    cases = loaded.spec.cases
+    program = koordrules.compile(loaded.criteria_set)
+    rows = local.evaluate(program, [c.inputs for c in cases])
+    assert len(rows) == len(cases)
+    for case, row in zip(cases, rows, strict=True):
+        expect = case.expect
+        assert row["outcome"] == expect.outcome, case.name
+        for name, value in (expect.criteria or {}).items():
+            assert row[name] is value, f"{case.name}: {name}"
+        if expect.missing is not None:
+            assert row["missing"] == sorted(set(expect.missing)), case.name
+        assert row["outcome"] == koordrules.evaluate(loaded.criteria_set, case.inputs).outcome
+
+
+def _frame(spark: Any, rows: list[dict[str, Any]], schema: str) -> Any:
+    return spark.createDataFrame(rows, schema=schema)
+
+
+def test_a_spark_dataframe_gives_the_interpreters_rows_with_text_dates(spark: Any) -> None:
+    program = koordrules.compile(A3)
+    records = [
+        {"has_coordinator": False, "expected_followup_months": 12, "lifelong_course": True,
+         "involved_units": 3},
+        {"has_coordinator": None, "expected_followup_months": 2, "lifelong_course": None,
+         "involved_units": None},
+        {"has_coordinator": True, "expected_followup_months": None, "lifelong_course": False,
+         "involved_units": 1},
+    ]
+    schema = ("has_coordinator boolean, expected_followup_months int, lifelong_course boolean,"
+              " involved_units long")
+    result = program.evaluate_batch(_frame(spark, records, schema), backend="spark")
+    assert result.columns == ["outcome", *program.criteria_names, "missing"]
+    got = [r.asDict(recursive=True) for r in result.collect()]
+    for row, record in zip(got, records, strict=True):
+        want = koordrules.evaluate(A3, {k: v for k, v in record.items() if v is not None})
+        assert row["outcome"] == want.outcome
+        assert list(row["missing"]) == list(want.missing)
+        assert {n: row[n] for n in program.criteria_names} == dict(want.criteria)
+
+
+def test_bad_spark_columns_are_typed_errors_or_nulls(spark: Any) -> None:
+    program = koordrules.compile(A3)
+    schema = "has_coordinator boolean, involved_units long, note string"
+    frame = _frame(spark, [{"has_coordinator": False, "involved_units": -4, "note": "x"}],
+                   schema)
+    with pytest.raises(KoordError) as info:
+        program.evaluate_batch(frame, backend="spark")
+    assert info.value.code == "unknown_input"
+    with pytest.raises(KoordError) as info:
+        program.evaluate_batch(frame, backend="spark", ignore=frozenset({"note"}))
+    assert info.value.code == "bad_input_value" and "-4" not in info.value.message
+    lenient = program.evaluate_batch(frame, backend="spark", strict=False).collect()
+    assert len(lenient) == 1
+    want = koordrules.evaluate(A3, {"has_coordinator": False})
+    assert lenient[0]["outcome"] == want.outcome
+    typed = _frame(spark, [{"has_coordinator": "no"}], "has_coordinator string")
+    with pytest.raises(KoordError) as info:
+        program.evaluate_batch(typed, backend="spark")
+    assert info.value.code == "bad_input_value"
+
+
+def test_parquet_is_read_by_spark_and_cli_eval_writes_ndjson(tmp_path: Path,
+                                                             spark: Any) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from koordrules.cli import main
+
+    records = [json.loads(line) for line in
+               (ROOT / "examples" / "anbefaling-3-patients.jsonl").read_text().splitlines()]
+    inputs = [{d.name: r.get(d.name) for d in A3.inputs} for r in records]
+    path = tmp_path / "cohort.parquet"
+    pq.write_table(pa.Table.from_pylist(inputs), path)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["eval", "helse-vest/anbefaling-3", str(path), "--backend", "spark"],
+                out=out, err=err) == 0, err.getvalue()
+    got = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [g["outcome"] for g in got] == [
+        koordrules.evaluate(A3, {k: v for k, v in r.items() if v is not None}).outcome
+        for r in inputs]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from koordrules import ast
@@ -18,6 +18,7 @@ from koordrules.loader import SetFile, build, finish, read
 from koordrules.resources import criteria_dir
 from koordrules.semver import Version
 from koordrules.variants import Resolution, resolve_all
+from koordrules.yamldoc import read_yaml
 
 #: Files in a criteria tree that are not criteria sets.
 OTHER_SUFFIXES = (".cases.yaml", ".mapping.yaml", ".valueset.yaml")
@@ -61,11 +62,12 @@ class Catalog:
         path = Path(root)
         files, problems = _read_files(criteria_files(path))
         if not (path.is_file() and files and files[0].spec.extends is not None):
-            return cls._from_files(files, problems)
+            return cls._from_files(files, problems, locked_bases(path))
         home = catalog_root(path)
         others, _ = _read_files(p for p in criteria_files(home) if not _same_file(p, path))
         mine = files[0]
-        catalog = cls._from_files([f for f in others if f.key != mine.key] + files, problems)
+        catalog = cls._from_files([f for f in others if f.key != mine.key] + files, problems,
+                                  locked_bases(home))
         file = str(path)
         found = catalog._sets.get(mine.spec.id, {}).get(mine.spec.version)
         catalog._sets = ({mine.spec.id: {mine.spec.version: found}}
@@ -75,7 +77,8 @@ class Catalog:
         return catalog
 
     @classmethod
-    def _from_files(cls, files: list[SetFile], problems: list[Diagnostic]) -> Catalog:
+    def _from_files(cls, files: list[SetFile], problems: list[Diagnostic],
+                    pinned: dict[str, str] | None = None) -> Catalog:
         sets: list[ast.CriteriaSet] = []
         seen: dict[str, SetFile] = {}
         for setfile in files:
@@ -88,7 +91,7 @@ class Catalog:
             seen[setfile.key] = setfile
         bases = [f for f in seen.values() if f.spec.extends is None]
         variants = [f for f in seen.values() if f.spec.extends is not None]
-        resolution = Resolution(seen)
+        resolution = Resolution(seen, pinned=pinned or {})
         for setfile in bases:
             try:
                 cs, warnings = finish(*build(setfile), setfile.doc.file)
@@ -176,6 +179,29 @@ def _same_file(a: Path, b: Path) -> bool:
 
 #: A file that marks a folder as the root of a catalogue.
 LOCK_FILE = "criteria.lock"
+
+
+def locked_bases(path: str | Path) -> dict[str, str]:
+    """For each published variant in the lock that governs ``path`` (the nearest
+    ``criteria.lock`` at or above it), the exact base ``id@version`` it was locked with.
+
+    Only the ``base`` fields are read here; a lock that does not read gives no pins (and
+    ``koordrules check`` reports why).
+    """
+    start = Path(path).resolve()
+    folders = [start, *start.parents] if start.is_dir() else list(start.parents)
+    lock = next((f / LOCK_FILE for f in folders if (f / LOCK_FILE).is_file()), None)
+    if lock is None:
+        return {}
+    try:
+        doc = read_yaml(lock, raw_keys=())
+    except KoordError:
+        return {}
+    sets = doc.data.get("sets") if isinstance(doc.data, Mapping) else None
+    if not isinstance(sets, Mapping):
+        return {}
+    return {str(key): entry["base"] for key, entry in sets.items()
+            if isinstance(entry, Mapping) and isinstance(entry.get("base"), str)}
 
 
 def catalog_root(path: str | Path) -> Path:

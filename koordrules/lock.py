@@ -62,6 +62,9 @@ class LockEntry(BaseModel):
     """The file, relative to the lock's directory (POSIX separators)."""
     status: str | None = None
     """The set's status when it was locked (``None``: a lock written before it was kept)."""
+    base: str | None = None
+    """A variant's base, exactly (``id@version``), as it was locked: a published variant keeps
+    this base even when a newer version of the base matches its ``extends`` range."""
 
     def open_for(self, p: Published) -> bool:
         """Whether this locked version may still take new content: only a draft may."""
@@ -95,6 +98,7 @@ class Published:
     file: str
     status: str
     doc: YamlDoc
+    base: str | None = None
 
     @property
     def version_span(self) -> Span:
@@ -123,7 +127,8 @@ def published(root: str | Path) -> list[Published]:
         else:  # a duplicate of another file's id@version, or a variant that does not resolve
             sha = setfile.sha256 if setfile.spec.extends is None else None
         found.append(Published(setfile.key, sha, path.relative_to(base).as_posix(),
-                               setfile.spec.status, setfile.doc))
+                               setfile.spec.status, setfile.doc,
+                               cs.extends if cs is not None and sha is not None else None))
     return found
 
 
@@ -169,6 +174,8 @@ def render_lock(lock: LockFile) -> str:
                   f"    file: {json.dumps(entry.file)}"]
         if entry.status is not None:
             lines.append(f"    status: {json.dumps(entry.status)}")
+        if entry.base is not None:
+            lines.append(f"    base: {json.dumps(entry.base)}")
     if not lock.sets:
         lines[-1] = "sets: {}"
     if lock.mappings:
@@ -343,7 +350,7 @@ def update_lock(root: str | Path, *, force: bool = False) -> LockUpdate:
         seen[p.key] = p
         entry = entries.get(p.key)
         assert p.sha256 is not None
-        new = LockEntry(sha256=p.sha256, file=p.file, status=p.status)
+        new = LockEntry(sha256=p.sha256, file=p.file, status=p.status, base=p.base)
         if entry is None:
             added.append(p.key)
         elif entry.sha256 != p.sha256:

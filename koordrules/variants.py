@@ -53,10 +53,12 @@ class Resolution:
 
     ``files``: every readable criteria file by ``id@version``; ``sets``: the sets built so far;
     ``failed``: keys of files that did not build; ``base_problems``: each set's own diagnostics
-    (so a variant does not repeat its base's warnings).
+    (so a variant does not repeat its base's warnings); ``pinned``: for each published variant,
+    the exact base ``id@version`` it was locked with (see :func:`pick_base`).
     """
 
     files: Mapping[str, SetFile]
+    pinned: Mapping[str, str] = field(default_factory=dict)
     sets: dict[str, ast.CriteriaSet] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     base_problems: dict[str, list[Diagnostic]] = field(default_factory=dict)
@@ -71,11 +73,15 @@ def _error(code: str, message: str, span: Span | None, file: str | None) -> Diag
     return Diagnostic("error", code, message, span, file)
 
 
-def pick_base(extends: str, candidates: Iterable[SetFile]) -> tuple[SetFile | None, str | None]:
+def pick_base(extends: str, candidates: Iterable[SetFile], *, pinned: SetFile | None = None
+              ) -> tuple[SetFile | None, str | None]:
     """The file ``extends`` names among ``candidates`` (the base id's versions).
 
     An exact version matches whatever its status; a range picks the highest matching version
-    that is not a draft. Returns ``(file, None)`` or ``(None, why not)``.
+    that is not a draft — except for a published variant: ``pinned`` is the base version it
+    was locked with, and it stays on that base while the range still admits it, so a newer
+    base version never changes a published variant (give the variant a new version to move
+    it onto the new base). Returns ``(file, None)`` or ``(None, why not)``.
     """
     set_id, _, wanted = extends.partition("@")
     if not wanted.strip():
@@ -86,6 +92,9 @@ def pick_base(extends: str, candidates: Iterable[SetFile]) -> tuple[SetFile | No
     except ValueError as ex:
         return None, f"'extends: {extends}': {ex}"
     found = list(candidates)
+    if (pinned is not None and pinned.spec.id == set_id and pinned in found
+            and rng.matches(pinned.spec.version)):
+        return pinned, None
     if not found:
         return None, f"there is no criteria set {set_id!r} in the catalogue"
     by_version = {Version.parse(f.spec.version): f for f in found}
@@ -124,7 +133,8 @@ def _resolve_key(res: Resolution, key: str) -> ast.CriteriaSet | None:
                                        + " → ".join(cycle), f.doc.span(("extends",)), f.doc.file))
             res.failed.add(member)
         return None
-    base_file, why = pick_base(extends, res.versions(extends.partition("@")[0]))
+    base_file, why = pick_base(extends, res.versions(extends.partition("@")[0]),
+                               pinned=res.files.get(res.pinned.get(key, "")))
     if base_file is None:
         res.problems.append(_error("unknown_base", why or "", where, doc.file))
         res.failed.add(key)

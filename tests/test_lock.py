@@ -144,18 +144,27 @@ def test_a_variant_is_locked_with_the_hash_its_results_record(tree: Path) -> Non
     assert lock.sets["test/variant@1.0.0"].sha256 == evaluate(variant, {}).criteria_set.sha256
 
 
-def test_a_base_change_that_alters_a_variant_needs_a_new_variant_version(tree: Path) -> None:
-    (tree / "vest" / "variant.yaml").write_text(VARIANT, encoding="utf-8")
+def test_a_published_variant_stays_on_the_base_it_was_locked_with(tree: Path) -> None:
+    """A newer base version that matches the variant's range does not change the published
+    variant (its lock entry pins the base); a new version of the variant moves onto it."""
+    variant = tree / "vest" / "variant.yaml"
+    variant.write_text(VARIANT, encoding="utf-8")
     update_lock(tree)
+    assert "base: \"helse-vest/anbefaling-3@1.0.0\"" in (tree / LOCK_NAME).read_text("utf-8")
     newer = tree / "vest" / "a3-1.1.yaml"
     newer.write_text(SHIPPED.read_text(encoding="utf-8").replace("version: 1.0.0",
                                                                  "version: 1.1.0"),
                      encoding="utf-8")
     edit(newer, "    value: 6\n", "    value: 9\n")
-    found = verify(tree)
-    assert [(d.code, d.file) for d in found] == [
-        ("lock_missing", str(newer)),
-        ("version_not_bumped", str(tree / "vest" / "variant.yaml"))]
+    assert [(d.code, d.file) for d in verify(tree)] == [("lock_missing", str(newer))]
+    assert Catalog.scan(tree).get("test/variant@1.0.0").extends == (
+        "helse-vest/anbefaling-3@1.0.0")
+    (tree / "vest" / "variant-1.1.yaml").write_text(
+        VARIANT.replace("version: 1.0.0", "version: 1.1.0"), encoding="utf-8")
+    catalog = Catalog.scan(tree)
+    assert catalog.get("test/variant@1.1.0").extends == "helse-vest/anbefaling-3@1.1.0"
+    assert catalog.get("test/variant@1.0.0").extends == "helse-vest/anbefaling-3@1.0.0"
+    assert catalog.get("test/variant").version == "1.1.0"
 
 
 def test_a_variant_that_does_not_resolve_is_left_to_check(tree: Path) -> None:

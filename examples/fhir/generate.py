@@ -2,6 +2,9 @@
 import json
 import sys
 from pathlib import Path
+from typing import Any
+
+Resource = dict[str, Any]
 
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
 ICD = "http://hl7.org/fhir/sid/icd-10"
@@ -13,13 +16,15 @@ SYNTH = {"tag": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason"
                   "code": "HTEST", "display": "test health data"}]}
 
 
-def patient(pid, birth, gender):
+def patient(pid: str, birth: str, gender: str) -> Resource:
     return {"resourceType": "Patient", "id": pid, "meta": SYNTH,
             "name": [{"text": "Syntetisk Testpasient"}], "gender": gender, "birthDate": birth}
 
 
-def encounter(eid, pid, cls, status, start, end=None, org=None, loc=None, stype=None):
-    r = {"resourceType": "Encounter", "id": eid, "status": status,
+def encounter(eid: str, pid: str, cls: str, status: str, start: str, end: str | None = None,
+              org: tuple[str, str] | None = None, loc: tuple[str, str] | None = None,
+              stype: str | None = None) -> Resource:
+    r: Resource = {"resourceType": "Encounter", "id": eid, "status": status,
          "class": {"system": ACT, "code": cls}, "subject": {"reference": f"Patient/{pid}"},
          "period": {"start": start, **({"end": end} if end else {})}}
     if org:
@@ -33,7 +38,8 @@ def encounter(eid, pid, cls, status, start, end=None, org=None, loc=None, stype=
     return r
 
 
-def condition(cid, pid, code, display, onset, system=ICD, clinical="active"):
+def condition(cid: str, pid: str, code: str, display: str, onset: str, system: str = ICD,
+              clinical: str = "active") -> Resource:
     return {"resourceType": "Condition", "id": cid,
             "clinicalStatus": {"coding": [{"system": CLIN, "code": clinical}]},
             "verificationStatus": {"coding": [{"system": VER, "code": "confirmed"}]},
@@ -41,7 +47,7 @@ def condition(cid, pid, code, display, onset, system=ICD, clinical="active"):
             "subject": {"reference": f"Patient/{pid}"}, "onsetDateTime": onset}
 
 
-def episode(eid, pid, status, start, end=None):
+def episode(eid: str, pid: str, status: str, start: str, end: str | None = None) -> Resource:
     return {"resourceType": "EpisodeOfCare", "id": eid, "status": status,
             "patient": {"reference": f"Patient/{pid}"},
             "period": {"start": start, **({"end": end} if end else {})}}
@@ -53,13 +59,13 @@ ROLE_CODES = {"Sykepleierfaglig koordinator": "koordinator-shtj",
               "Forløpskoordinator": "forlopskoordinator"}
 
 
-def role(text):
+def role(text: str) -> Resource:
     """A CareTeam role: coded in the local role list when it is a coordinator role."""
     code = ROLE_CODES.get(text, "annen-rolle")
     return {"text": text, "coding": [{"system": ROLE, "code": code}]}
 
 
-def careteam(tid, pid, roles):
+def careteam(tid: str, pid: str, roles: list[str]) -> Resource:
     return {"resourceType": "CareTeam", "id": tid, "status": "active",
             "subject": {"reference": f"Patient/{pid}"},
             "participant": [{"role": [role(r)],
@@ -67,20 +73,20 @@ def careteam(tid, pid, roles):
                             for i, r in enumerate(roles)]}
 
 
-def referral(sid, pid, status, authored):
+def referral(sid: str, pid: str, status: str, authored: str) -> Resource:
     return {"resourceType": "ServiceRequest", "id": sid, "status": status, "intent": "order",
             "subject": {"reference": f"Patient/{pid}"}, "authoredOn": authored,
             "code": {"text": "Henvisning"}}
 
 
-def bundle(bid, resources):
+def bundle(bid: str, resources: list[Resource]) -> Resource:
     return {"resourceType": "Bundle", "id": bid, "type": "collection",
             "meta": SYNTH,
             "entry": [{"fullUrl": f"urn:uuid:{bid}-{i:04d}", "resource": r}
                       for i, r in enumerate(resources)]}
 
 
-def write(name, data):
+def write(name: str, data: Any) -> None:
     (OUT / name).write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n",
                             encoding="utf-8")
 

@@ -138,7 +138,8 @@ class Catalog:
 
     def get(self, ref: str, *, as_of: dt.date | None = None) -> ast.CriteriaSet:
         """The set ``"id@version"`` exactly, or for ``"id"`` the latest active version
-        (the latest active one in force on ``as_of`` when given)."""
+        (the latest active one in force on ``as_of`` when given). A retired version retires
+        the set: an older active version is then never the current one."""
         set_id, version = split_ref(ref)
         if set_id not in self._sets:
             raise CatalogError(f"no criteria set {set_id!r} in the catalogue", code="not_found")
@@ -149,8 +150,12 @@ class Catalog:
                 raise CatalogError(f"{set_id} has no version {version!r}; it has "
                                    + ", ".join(c.version for c in self.versions(set_id)),
                                    code="version_not_found") from None
-        candidates = [c for c in self.versions(set_id) if c.status == "active"
-                      and (as_of is None or c.effective_from <= as_of)]
+        in_force = [c for c in self.versions(set_id)
+                    if as_of is None or c.effective_from <= as_of]
+        retired = [i for i, c in enumerate(in_force) if c.status == "retired"]
+        # a retired version retires the set: no older version is current after it
+        candidates = [c for c in in_force[retired[-1] + 1 if retired else 0:]
+                      if c.status == "active"]
         if not candidates:
             when = f" on {as_of.isoformat()}" if as_of else ""
             raise CatalogError(f"{set_id} has no active version{when}", code="not_active")

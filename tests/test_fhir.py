@@ -852,9 +852,9 @@ def test_the_core_imports_without_fhirpathpy() -> None:
 VARIANTS = [
     ("helse-forde/pilot-2023@1.0.0", "helse-forde/pilot-2023-fhir", "pilot-astrid",
      "pilot-astrid"),
-    ("helse-forde/nevrologi", "helse-forde/nevrologi-fhir", "pilot-astrid",
+    ("helse-forde/nevrologi@1.1.0", "helse-forde/nevrologi-fhir", "pilot-astrid",
      "pilot-astrid.nevrologi"),
-    ("helse-forde/medisinsk-sengepost", "helse-forde/medisinsk-sengepost-fhir",
+    ("helse-forde/medisinsk-sengepost@1.1.0", "helse-forde/medisinsk-sengepost-fhir",
      "pilot-astrid", "pilot-astrid"),
     ("helse-bergen/buk-nefrologi", "helse-bergen/buk-nefrologi-fhir", "buk-nils", "buk-nils"),
 ]

@@ -212,7 +212,7 @@ def test_every_shipped_mapping_on_every_synthea_bundle_says_why_it_is_undecided(
     """No CareTeam or EpisodeOfCare in any Synthea bundle: whatever is undecided, the
     result names the inputs and the resource types they need."""
     results = _results()
-    assert len(results) == 4 * 6  # six set versions the five mappings fit
+    assert len(results) == 4 * 9  # nine set versions the five mappings fit
     for key, path, result, record in results:
         assert result.mapping is not None and result.mapping.sha256 == fhir.find_mapping(
             result.mapping.id).sha256
@@ -264,7 +264,7 @@ def test_a_bulk_export_is_screened_per_patient_from_the_command_line(tmp_path: P
     with (folder / "Condition.000.ndjson").open("a", encoding="utf-8") as f:
         f.write("{not json\n")
     out, err = io.StringIO(), io.StringIO()
-    code = main(["eval", "helse-forde/pilot-2023", str(folder), "--from-fhir",
+    code = main(["eval", "helse-forde/pilot-2023@1.0.0", str(folder), "--from-fhir",
                  "helse-forde/pilot-2023-fhir", "--as-of", "2023-01-01"], out=out, err=err)
     assert code == 1  # the bad line
     assert "Condition.000.ndjson" in err.getvalue() and "json_error" in err.getvalue()

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from koordrules import Catalog, CriteriaSet, evaluate
+from koordrules import Catalog, CatalogError, CriteriaSet, evaluate
 from koordrules.catalog import criteria_files
 from koordrules.records import read_records
 
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CRITERIA = ROOT / "criteria"
 EXAMPLES = ROOT / "examples"
 PILOT_1, PILOT_2 = "helse-forde/pilot-2023@1.0.0", "helse-forde/pilot-2023@2.0.0"
+PILOT_21 = "helse-forde/pilot-2023@2.1.0"
 SCHEMA_LINE = "# yaml-language-server: $schema=../../koordrules/schemas/criteria-set.schema.json"
 
 
@@ -52,8 +53,8 @@ def test_every_shipped_set_loads_without_errors_or_warnings(catalog: Catalog) ->
     assert catalog.diagnostics == []
     assert {cs.key for cs in catalog} >= {
         "helse-vest/anbefaling-3@1.0.0", "helse-vest/anbefaling-2-ruting@1.0.0",
-        PILOT_1, PILOT_2, "helse-forde/nevrologi@1.0.0",
-        "helse-forde/medisinsk-sengepost@1.0.0", "helse-bergen/buk-nefrologi@1.0.0",
+        PILOT_1, PILOT_2, PILOT_21, "helse-forde/nevrologi@1.1.0",
+        "helse-forde/medisinsk-sengepost@1.1.0", "helse-bergen/buk-nefrologi@1.0.0",
         "helse-bergen/spinalenheten@1.0.0"}
 
 
@@ -66,13 +67,13 @@ def test_every_file_starts_with_the_schema_line_and_quotes_its_source(path: Path
 
 def test_variants_resolve_to_the_newest_matching_base_and_keep_provenance(
         catalog: Catalog) -> None:
-    nevrologi = catalog.get("helse-forde/nevrologi")
-    assert nevrologi.extends == PILOT_2
+    nevrologi = catalog.get("helse-forde/nevrologi@1.1.0")
+    assert nevrologi.extends == PILOT_21
     origins = {c.name: c.origin for c in nevrologi.criteria}
-    assert origins["diagnosis_coordinator_group"] == "helse-forde/nevrologi@1.0.0"
+    assert origins["diagnosis_coordinator_group"] == "helse-forde/nevrologi@1.1.0"
     assert origins["enough_factors"] == PILOT_1     # 2.0.0 only changes parameters
     params = {p.name: p.origin for p in nevrologi.parameters}
-    assert params["min_factors"] == PILOT_2
+    assert params["min_factors"] == PILOT_21
     assert [r.id for r in nevrologi.rules] == [
         "diagnosis_coordinator", "already_has_coordinator", "coordinator_likely"]
     for ref in ("helse-bergen/buk-nefrologi", "helse-bergen/spinalenheten",
@@ -82,16 +83,18 @@ def test_variants_resolve_to_the_newest_matching_base_and_keep_provenance(
         "already_has_coordinator", "refer_to_ke", "coordinator_likely"]
 
 
-def test_the_latest_active_pilot_is_the_sharpened_one(catalog: Catalog) -> None:
-    assert catalog.get("helse-forde/pilot-2023").key == PILOT_2
-    assert catalog.get(PILOT_1).status == "retired"
+def test_no_pilot_version_is_current_after_the_retired_local_example(catalog: Catalog) -> None:
+    # the report (4.5): the pilot criteria led to Anbefaling 3
+    with pytest.raises(CatalogError):
+        catalog.get("helse-forde/pilot-2023")
+    assert catalog.get(PILOT_1).status == catalog.get(PILOT_21).status == "retired"
 
 
 # --- the Førde pilot: local parameters, narrowing by construction ------------------------------
 
 
 def test_every_pilot_threshold_is_a_local_choice_not_from_the_report(catalog: Catalog) -> None:
-    for key in (PILOT_1, PILOT_2, "helse-forde/medisinsk-sengepost@1.0.0"):
+    for key in (PILOT_1, PILOT_2, PILOT_21, "helse-forde/medisinsk-sengepost@1.1.0"):
         cs = catalog.get(key)
         assert cs.parameters and not any(p.from_source for p in cs.parameters), key
     for key in (PILOT_1, PILOT_2):

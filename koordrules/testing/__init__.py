@@ -18,24 +18,16 @@ from __future__ import annotations
 
 from koordrules.ast import CriteriaSet
 from koordrules.engine import evaluate
-from koordrules.testing.properties import (
-    DEFAULT_EXAMPLES,
+from koordrules.testing.harness import DEFAULT_EXAMPLES, Evaluator, PropertyFailure
+from koordrules.testing.outcomes import check_determinism, check_monotonicity, check_totality
+from koordrules.testing.properties import run_properties
+from koordrules.testing.reachability import check_reachability
+from koordrules.testing.relations import check_narrowing, check_variant, touched_items
+from koordrules.testing.soundness import (
     EXHAUSTIVE_LIMIT,
-    Evaluator,
-    PropertyFailure,
-    check_determinism,
-    check_monotonicity,
-    check_narrowing,
-    check_reachability,
     check_soundness,
-    check_totality,
-    check_trace_agreement,
-    check_variant,
     covered_inputs,
     knowledge_inputs,
-    run_properties,
-    touched_items,
-    trace_problems,
 )
 from koordrules.testing.strategies import (
     EPSILON,
@@ -45,6 +37,7 @@ from koordrules.testing.strategies import (
     representatives,
     thresholds,
 )
+from koordrules.testing.tracecheck import check_trace_agreement, trace_problems
 
 
 def check_all(criteria_set: CriteriaSet, *, examples: int = DEFAULT_EXAMPLES,

@@ -251,6 +251,30 @@ def test_sql_is_one_query_with_quoted_names(dialect: str) -> None:
     assert "arithmetic" not in sql  # titles stay out; names are identifiers
 
 
+def test_postgres_sql_refuses_names_it_would_cut() -> None:
+    """PostgreSQL keeps 63 bytes of a name: a longer input name is refused at its
+    declaration (in bytes: «ø» counts two), the other dialects take it."""
+    name = "innleggelser_på_sykehus_de_siste_tolv_månedene_før_vurderingen"  # 62 chars
+    assert len(name) < 64 < len(name.encode("utf-8"))
+    cs = koordrules.load_text(HEADER.replace("all-constructs", "long") + f"""\
+inputs:
+  {name}: {{type: integer, kind: data}}
+criteria:
+  Mange: {{title: Mange, when: {name} >= 2}}
+outcomes:
+  - {{id: mange, title: Mange, when: Mange}}
+  - {{id: ingen, title: Ingen, otherwise: true}}
+""", file="long.yaml")
+    assert f'"{name}"' in to_sql(cs, dialect="duckdb")
+    with pytest.raises(koordrules.KoordError) as info:
+        to_sql(cs, dialect="postgres")
+    err = info.value
+    assert err.code == "name_too_long"
+    assert err.span is not None and err.span == cs.inputs[0].span
+    assert "63 bytes" in err.message and name not in err.message
+    assert "kortere navn" in dict(err.translations)["nb"]
+
+
 def test_iter_records_reads_tables_without_materialising_dicts() -> None:
     cs = A3
     table = _frame(cs, COHORT * 3)

@@ -32,6 +32,9 @@ from koordrules.backends.lower import Ops, balanced, levels, lower
 from koordrules.errors import KoordError
 
 DIALECTS = ("duckdb", "spark", "postgres")
+NAME_BYTES = {"postgres": 63}
+"""The longest identifier (UTF-8 bytes) a dialect keeps; PostgreSQL cuts longer ones silently
+(NAMEDATALEN - 1), so two long names could become one column."""
 PREFIX = "__koordrules_"
 FIRST = f"{PREFIX}first"
 INT64 = (-(2**63), 2**63 - 1)
@@ -272,4 +275,28 @@ def to_sql(cs: ast.CriteriaSet, *, dialect: str = "duckdb", table: str = "record
     if dialect not in DIALECTS:
         raise KoordError(f"unknown SQL dialect {dialect!r}; use one of {', '.join(DIALECTS)}",
                          code="unknown_dialect")
+    check_names(cs, dialect)
     return str(query(cs, table).sql(dialect=dialect, pretty=pretty))
+
+
+def check_names(cs: ast.CriteriaSet, dialect: str) -> None:
+    """Refuse input and criterion names longer than ``dialect`` keeps (:data:`NAME_BYTES`),
+    at the name's declaration."""
+    limit = NAME_BYTES.get(dialect)
+    if limit is None:
+        return
+    named = [("input", d.name, d.span) for d in cs.inputs]
+    named += [("criterion", c.name, c.span) for c in cs.criteria]
+    for what, name, span in named:
+        size = len(name.encode("utf-8"))
+        if size > limit:
+            short = name[:24] + "…"
+            raise KoordError(
+                f"the {what} name {short!r} is {size} bytes long; {dialect} keeps only "
+                f"{limit} bytes of a name, so write a shorter name",
+                span=span, file=cs.file, code="name_too_long",
+                translations={
+                    "nb": f"navnet {short!r} er {size} byte langt; {dialect} beholder bare "
+                          f"{limit} byte av et navn, så skriv et kortere navn",
+                    "nn": f"namnet {short!r} er {size} byte langt; {dialect} held berre på "
+                          f"{limit} byte av eit namn, så skriv eit kortare namn"})

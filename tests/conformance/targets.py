@@ -9,9 +9,9 @@ the :class:`~koordrules.errors.KoordError` the user would get. Other test module
 
 Targets: ``reference`` (the interpreter), ``compiled`` (the compiled program, outcome only),
 ``traced`` (the compiled program with the trace), the batch backends ``python``, ``polars``,
-``duckdb`` and, where available, ``postgres`` (a throw-away server on loopback, see
-:mod:`conformance.postgres`) and ``spark`` (one local Spark session, when pyspark and java
-are installed; ``KOORDRULES_SPARK=0`` turns it off).
+``duckdb`` and, where available, ``postgres`` (the PostgreSQL query on a throw-away server,
+see :mod:`conformance.postgres`; ``KOORDRULES_POSTGRES=0`` turns it off) and ``spark`` (one
+local Spark session, when pyspark and java are installed; ``KOORDRULES_SPARK=0`` turns it off).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def available() -> tuple[str, ...]:
     if os.environ.get("KOORDRULES_POSTGRES", "1") != "0" and _installed("psycopg"):
         from conformance import postgres
 
-        if postgres.server_binaries() is not None:
+        if postgres.usable():
             out.append("postgres")
     if os.environ.get("KOORDRULES_SPARK", "1") != "0" and _installed("pyspark"):
         from conformance import spark

@@ -88,6 +88,10 @@ class LoadedCases:
     spec: CaseFile
     doc: YamlDoc
     criteria_set: ast.CriteriaSet
+    problems: tuple[Diagnostic, ...] = ()
+    """Problems of single cases (a bad input value, an unknown outcome ...)."""
+    broken: frozenset[int] = frozenset()
+    """The indices of the cases with problems: reported, not run; the others run."""
 
     @property
     def file(self) -> str | None:
@@ -127,7 +131,9 @@ def _err(doc: YamlDoc, code: str, message: str, path: tuple[str | int, ...]) -> 
 
 
 def check_case_file(spec: CaseFile, doc: YamlDoc, catalog: Catalog) -> LoadedCases:
-    """Check a case file against its set; raises :class:`CriteriaError` with every problem."""
+    """Check a case file against its set. A case with a problem is listed in ``problems``
+    and ``broken`` (the other cases still run); a file whose set is unknown raises
+    :class:`CriteriaError`."""
     try:
         cs = catalog.get(spec.set)
     except KoordError as ex:
@@ -138,7 +144,9 @@ def check_case_file(spec: CaseFile, doc: YamlDoc, catalog: Catalog) -> LoadedCas
     outcomes = {o.id for o in cs.outcomes}
     criteria = {c.name for c in cs.criteria}
     names: dict[str, int] = {}
+    broken: set[int] = set()
     for i, case in enumerate(spec.cases):
+        before = len(problems)
         where: tuple[str | int, ...] = ("cases", i)
         if case.name in names:
             problems.append(_err(doc, "duplicate_case",
@@ -177,9 +185,9 @@ def check_case_file(spec: CaseFile, doc: YamlDoc, catalog: Catalog) -> LoadedCas
                 problems.append(_err(doc, "not_missing",
                                      f"{name!r} is given in the case's inputs, so it cannot "
                                      "be missing", (*where, "expect", "missing", j)))
-    if problems:
-        raise CriteriaError(problems, file=doc.file)
-    return LoadedCases(spec, doc, cs)
+        if len(problems) > before:
+            broken.add(i)
+    return LoadedCases(spec, doc, cs, tuple(problems), frozenset(broken))
 
 
 def load_cases(path: str | Path, catalog: Catalog) -> LoadedCases:
@@ -241,10 +249,10 @@ def run_case(case: Case, cs: ast.CriteriaSet, *, file: str | None = None,
 
 
 def run_cases(loaded: LoadedCases) -> list[CaseResult]:
-    """Run every case of a checked case file."""
+    """Run every case of a checked case file (not those with problems)."""
     return [run_case(case, loaded.criteria_set, file=loaded.file,
                      location=str(loaded.case_span(i)))
-            for i, case in enumerate(loaded.spec.cases)]
+            for i, case in enumerate(loaded.spec.cases) if i not in loaded.broken]
 
 
 # --- coverage ----------------------------------------------------------------------------------
@@ -362,6 +370,7 @@ def run_suite(catalog: Catalog, files: Sequence[Path]) -> Suite:
             suite.diagnostics.append(ex.diagnostic())
             continue
         suite.loaded.append(loaded)
+        suite.diagnostics += loaded.problems
         suite.results += run_cases(loaded)
     suite.diagnostics.sort(key=Diagnostic.sort_key)
     return suite

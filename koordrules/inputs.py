@@ -33,15 +33,36 @@ _TRUE = {"true", "1", "yes", "ja"}
 _FALSE = {"false", "0", "no", "nei"}
 
 
+def _kind(value: Any, want: str) -> str:
+    """What a wrong value is, in plain words (never the value itself), with the likely fix."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        if want == "number" and _NUMBER.match(value.strip().replace(",", ".", 1)):
+            return "text (write the number without quotes, with a point for decimals)"
+        if want == "boolean" and value.strip().lower() in _TRUE | _FALSE:
+            return "text (write true or false without quotes)"
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, dt.date):
+        return "a date"
+    return "a value of another kind"
+
+
 def _scalar(decl: ast.InputDecl, kind: str, value: Any) -> Value:
     """Check one value against a scalar type; raise ``ValueError`` with a reason."""
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise ValueError(f"must be true or false, got {type(value).__name__}")
+            raise ValueError(f"must be true or false, got {_kind(value, 'boolean')}")
         return value
     if kind in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"must be a number, got {type(value).__name__}")
+            raise ValueError(f"must be a number, got {_kind(value, 'number')}")
         if kind == "integer" and not isinstance(value, int):
             raise ValueError("must be a whole number")
         if isinstance(value, float) and not math.isfinite(value):
@@ -53,7 +74,7 @@ def _scalar(decl: ast.InputDecl, kind: str, value: Any) -> Value:
         return value
     if kind in ("string", "enum"):
         if not isinstance(value, str):
-            raise ValueError(f"must be text, got {type(value).__name__}")
+            raise ValueError(f"must be text, got {_kind(value, 'text')}")
         if len(value) > MAX_STRING:
             raise ValueError(f"is longer than {MAX_STRING} characters")
         if kind == "enum" and value not in (decl.values or ()):
@@ -80,7 +101,7 @@ def check_value(decl: ast.InputDecl, value: Any) -> Value:
     if decl.type != "list":
         return _scalar(decl, decl.type, value)
     if not isinstance(value, list | tuple):
-        raise ValueError(f"must be a list, got {type(value).__name__}")
+        raise ValueError(f"must be a list, got {_kind(value, 'list')}")
     if len(value) > MAX_LIST:
         raise ValueError(f"has more than {MAX_LIST} items")
     return tuple(None if v is None else _scalar(decl, decl.items or "string", v) for v in value)

@@ -51,23 +51,23 @@ def test_dates_may_be_iso_strings() -> None:
 @pytest.mark.parametrize(
     ("record", "fragment"),
     [
-        ({"months": True}, "'months' must be a number, got bool"),
-        ({"count": False}, "'count' must be a number, got bool"),
-        ({"flag": 1}, "'flag' must be true or false, got int"),
-        ({"flag": "true"}, "'flag' must be true or false, got str"),
-        ({"count": "2"}, "'count' must be a number, got str"),
+        ({"months": True}, "'months' must be a number, got true/false"),
+        ({"count": False}, "'count' must be a number, got true/false"),
+        ({"flag": 1}, "'flag' must be true or false, got a number"),
+        ({"flag": "true"}, "'flag' must be true or false, got text (write true or false without quotes)"),
+        ({"count": "2"}, "'count' must be a number, got text (write the number without quotes, with a point for decimals)"),
         ({"count": 2.0}, "'count' must be a whole number"),
         ({"count": 2.5}, "'count' must be a whole number"),
         ({"months": float("nan")}, "'months' must be a finite number"),
         ({"months": float("inf")}, "'months' must be a finite number"),
-        ({"note": 5}, "'note' must be text, got int"),
+        ({"note": 5}, "'note' must be text, got a number"),
         ({"status": "closed"}, "'status' must be one of active, paused"),
         ({"seen": "2024-02-30"}, "'seen' must be a date (YYYY-MM-DD)"),
         ({"seen": "01.02.2024"}, "'seen' must be a date (YYYY-MM-DD)"),
         ({"seen": 20240101}, "'seen' must be a date (YYYY-MM-DD)"),
         ({"seen": dt.datetime(2024, 1, 1, 12)}, "'seen' must be a date without time"),
-        ({"codes": "a"}, "'codes' must be a list, got str"),
-        ({"codes": [1]}, "'codes' must be text, got int"),
+        ({"codes": "a"}, "'codes' must be a list, got text"),
+        ({"codes": [1]}, "'codes' must be text, got a number"),
     ],
 )
 def test_wrong_type_is_an_input_error(record: dict[str, Any], fragment: str) -> None:
@@ -115,7 +115,7 @@ def test_strict_false_turns_bad_values_into_unknown_with_a_warning() -> None:
         SET, {"flag": 1, "count": 7, "colour": "blue", "months": -1}, strict=False)
     assert inputs == {"flag": None, "count": 7, "months": None}
     assert warnings == [
-        "input 'flag' must be true or false, got int; treated as unknown",
+        "input 'flag' must be true or false, got a number; treated as unknown",
         "'colour' is not an input of test/expr@1.0.0; ignored",
         "input 'months' must be at least 0; treated as unknown",
     ]
@@ -153,7 +153,7 @@ def test_evaluate_raises_input_error_in_strict_mode() -> None:
 
 def test_evaluate_reports_warnings_when_not_strict() -> None:
     result = evaluate(SET, {"flag": "yes"}, strict=False)
-    assert result.warnings == ("input 'flag' must be true or false, got str; treated as unknown",)
+    assert result.warnings == ("input 'flag' must be true or false, got text (write true or false without quotes); treated as unknown",)
 
 
 # --- text cells (CSV) ---------------------------------------------------------------------

@@ -74,24 +74,46 @@ def cohort_records(args: argparse.Namespace, sets: list[CriteriaSet], err: TextI
         yield record
 
 
-def is_under(path: str | None, root: Path) -> bool:
+def is_under(path: str | None, root: str | Path) -> bool:
     if path is None:
         return False
     try:
-        Path(path).resolve().relative_to(root.resolve())
+        Path(path).resolve().relative_to(Path(root).resolve())
     except ValueError:
         return False
     return True
 
 
-def catalog_root(path: Path) -> Path:
-    """A folder's own catalogue; for a file, the nearest folder above it with a lock file
-    (else the file's folder), so that variants find their bases."""
-    if path.is_dir():
-        return path
-    from koordrules.lock import LOCK_NAME
+def catalog_root(path: Path, given: str | None = None) -> Path:
+    """The catalogue ``path`` belongs to: ``given`` (``--catalog``) when set, else the
+    nearest folder at or above it with a lock file (as given, so messages keep relative
+    paths), else the folder itself (for a file, its folder)."""
+    if given:
+        return Path(given)
+    from koordrules.lock import catalogue_root
 
-    return next((p for p in path.resolve().parents if (p / LOCK_NAME).is_file()), path.parent)
+    found = catalogue_root(path)
+    if found is not None:
+        return found
+    return path if path.is_dir() else path.parent
+
+
+def same_path(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def unknown_field(field: str, seen: set[str]) -> str:
+    """The message for ``--by FIELD`` when no record has the field, with the likely one."""
+    import difflib
+
+    close = difflib.get_close_matches(field, sorted(seen), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    fields = ", ".join(sorted(seen)) or "none"
+    return (f"--by {field}: no record has a field {field!r} (the records have: {fields})"
+            + hint)
 
 
 def add_record_options(p: argparse.ArgumentParser, *, optional_set: bool = False) -> None:

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from koordrules import Catalog, KoordError
-from koordrules.cli.common import EXIT_OK, EXIT_PROBLEMS, Subparsers
+from koordrules.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Subparsers,
+    catalog_root,
+    is_under,
+    same_path,
+)
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -17,16 +24,17 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"{target}: io_error: no such file or directory", file=err)
             errors += 1
             continue
-        catalog = Catalog.scan(target)
-        sets += len(catalog)
+        catalog, diagnostics, count = _scan(target, args.catalog)
+        sets += count
         from koordrules.lock import verify_path
 
         # a file with errors is fixed first; its lock problems come after that
-        broken = {d.span.file if d.span else d.file for d in catalog.diagnostics
+        broken = {d.span.file if d.span else d.file for d in diagnostics
                   if d.severity == "error"}
-        diagnostics = catalog.diagnostics + [
+        diagnostics = diagnostics + [
             d for d in verify_path(target) if (d.span.file if d.span else d.file) not in broken]
-        diagnostics = diagnostics + _fhir_diagnostics(target, catalog)
+        diagnostics = diagnostics + [d for d in _fhir_diagnostics(target, catalog)
+                                     if is_under(d.span.file if d.span else d.file, target)]
         for d in diagnostics:
             if d.severity == "error":
                 errors += 1
@@ -37,6 +45,20 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(d, file=out)
     print(f"{sets} set(s) checked: {errors} error(s), {warnings} warning(s)", file=err)
     return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _scan(target: str, given: str | None) -> tuple[Catalog, list[Any], int]:
+    """The catalogue ``target`` belongs to, the problems of the files at or under ``target``
+    and the number of sets there: a sub-folder or a file is checked with the sets of its
+    whole catalogue around it, so that a variant finds its base in another folder."""
+    root = catalog_root(Path(target), given)
+    if same_path(root, target) or not is_under(target, root):
+        catalog = Catalog.scan(target)
+        return catalog, catalog.diagnostics, len(catalog)
+    catalog = Catalog.scan(root)
+    mine = [d for d in catalog.diagnostics
+            if is_under(d.span.file if d.span else d.file, target)]
+    return catalog, mine, sum(1 for cs in catalog if is_under(cs.file, target))
 
 
 def _fhir_diagnostics(target: str, catalog: Catalog) -> list[Any]:
@@ -57,7 +79,8 @@ def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from koordrules.lock import lock_path, update_lock
     from koordrules.resources import criteria_dir
 
-    root = Path(args.dir) if args.dir else criteria_dir()
+    given = args.catalog or args.dir
+    root = catalog_root(Path(given)) if given else criteria_dir()
     if not root.is_dir():
         print(f"{root}: io_error: not a directory", file=err)
         return EXIT_PROBLEMS
@@ -99,7 +122,12 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def register_check(sub: Subparsers) -> None:
     p = sub.add_parser("check", help="check criteria files or directories")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="criteria files or folders; a file or sub-folder is checked within "
+                        "its catalogue")
+    p.add_argument("--catalog", metavar="DIR",
+                   help="the catalogue the paths belong to (default: the nearest folder at "
+                        "or above each path with a criteria.lock)")
     p.add_argument("-q", "--quiet", action="store_true", help="show errors only")
     p.set_defaults(run=_cmd_check)
 
@@ -107,7 +135,9 @@ def register_check(sub: Subparsers) -> None:
 def register_lock(sub: Subparsers) -> None:
     p = sub.add_parser("lock", help="write the lock file (id@version → content hash)")
     p.add_argument("dir", nargs="?", metavar="DIR",
-                   help="catalogue directory (default: the shipped catalogue)")
+                   help="a folder of the catalogue: its nearest folder with a criteria.lock "
+                        "is locked (default: the shipped catalogue)")
+    p.add_argument("--catalog", metavar="DIR", help="the catalogue to lock (same as DIR)")
     p.add_argument("--force", action="store_true",
                    help="accept changed content of locked active/retired versions")
     p.set_defaults(run=_cmd_lock)

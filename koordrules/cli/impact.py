@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
 
 from koordrules import CriteriaSet
-from koordrules.cli.common import EXIT_OK, EXIT_PROBLEMS, Subparsers, cohort_records, resolve_set
+from koordrules.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Subparsers,
+    cohort_records,
+    resolve_set,
+    unknown_field,
+)
 
 
 def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from koordrules.impact import diff, render_impact
 
-    old = resolve_set(args.old, args.catalog)
-    new = resolve_set(args.new, args.catalog)
+    catalog = args.catalog or _file_catalog(args.old, args.new)
+    old = resolve_set(args.old, catalog)
+    new = resolve_set(args.new, catalog)
     unreadable: list[int] = []
-    report = diff(old, new, cohort_records(args, [old, new], err, unreadable), by=args.by,
+    fields: set[str] = set()
+    records = _seen(cohort_records(args, [old, new], err, unreadable), fields)
+    report = diff(old, new, records, by=args.by,
                   id_field=args.id_field, flagged=args.flagged, strict=not args.lenient)
+    if args.by and args.by not in fields and report.total:
+        print(unknown_field(args.by, fields), file=err)
+        return EXIT_PROBLEMS
     if args.format == "json":
         print(report.model_dump_json(indent=2), file=out)
     elif args.format == "html":
@@ -34,10 +49,34 @@ def eval_summary(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Te
 
     args.cohort = args.input
     unreadable: list[int] = []
-    summary = summarize(cs, cohort_records(args, [cs], err, unreadable), by=args.by,
-                        id_field=args.id_field, flagged=args.flagged, strict=not args.lenient)
+    fields: set[str] = set()
+    summary = summarize(cs, _seen(cohort_records(args, [cs], err, unreadable), fields),
+                        by=args.by, id_field=args.id_field, flagged=args.flagged,
+                        strict=not args.lenient)
+    if args.by and args.by not in fields and summary.distribution.total:
+        print(unknown_field(args.by, fields), file=err)
+        return EXIT_PROBLEMS
     out.write(render_summary(summary))
     return EXIT_PROBLEMS if unreadable or summary.problems else EXIT_OK
+
+
+def _file_catalog(*refs: str) -> str | None:
+    """For ``diff FILE ID``: the catalogue the file belongs to (its nearest criteria.lock)."""
+    from koordrules.lock import catalogue_root
+
+    for ref in refs:
+        if Path(ref).is_file():
+            root = catalogue_root(ref)
+            if root is not None:
+                return str(root)
+    return None
+
+
+def _seen(records: Iterable[dict[str, Any]], fields: set[str]) -> Iterator[dict[str, Any]]:
+    """The records unchanged; the names of their fields are collected in ``fields``."""
+    for record in records:
+        fields.update(record)
+        yield record
 
 
 def register(sub: Subparsers) -> None:
@@ -45,8 +84,12 @@ def register(sub: Subparsers) -> None:
     p.add_argument("old", metavar="OLD", help="criteria file or catalogue id@version")
     p.add_argument("new", metavar="NEW", help="criteria file or catalogue id@version")
     p.add_argument("cohort", metavar="COHORT", help="records: JSON, JSON lines or CSV")
-    p.add_argument("--catalog", metavar="DIR", help="catalogue directory (default: shipped)")
-    p.add_argument("--by", metavar="FIELD", help="break the figures down by this record field")
+    p.add_argument("--catalog", metavar="DIR",
+                   help="catalogue directory (default: the catalogue of OLD or NEW when one "
+                        "is a file in a folder with a criteria.lock, else the shipped one)")
+    p.add_argument("--by", metavar="FIELD",
+                   help="break the figures down by this record field (an error when no "
+                        "record has it)")
     p.add_argument("--id-field", metavar="FIELD", help="record field naming changed records")
     p.add_argument("--flagged", metavar="OUTCOME", action="append",
                    help="an outcome that counts as flagged (repeatable; default: every "

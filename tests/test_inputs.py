@@ -54,8 +54,10 @@ def test_dates_may_be_iso_strings() -> None:
         ({"months": True}, "'months' must be a number, got true/false"),
         ({"count": False}, "'count' must be a number, got true/false"),
         ({"flag": 1}, "'flag' must be true or false, got a number"),
-        ({"flag": "true"}, "'flag' must be true or false, got text (write true or false without quotes)"),
-        ({"count": "2"}, "'count' must be a number, got text (write the number without quotes, with a point for decimals)"),
+        ({"flag": "true"},
+         "'flag' must be true or false, got text (write true or false without quotes)"),
+        ({"count": "2"}, "'count' must be a number, got text (write the number without "
+                         "quotes, with a point for decimals)"),
         ({"count": 2.0}, "'count' must be a whole number"),
         ({"count": 2.5}, "'count' must be a whole number"),
         ({"months": float("nan")}, "'months' must be a finite number"),
@@ -153,7 +155,9 @@ def test_evaluate_raises_input_error_in_strict_mode() -> None:
 
 def test_evaluate_reports_warnings_when_not_strict() -> None:
     result = evaluate(SET, {"flag": "yes"}, strict=False)
-    assert result.warnings == ("input 'flag' must be true or false, got text (write true or false without quotes); treated as unknown",)
+    assert result.warnings == (
+        "input 'flag' must be true or false, got text (write true or false without quotes); "
+        "treated as unknown",)
 
 
 # --- text cells (CSV) ---------------------------------------------------------------------

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -72,6 +73,24 @@ def _ref_dict(ref: SetRef) -> dict[str, Any]:
         if len(_REF_JSON) < 256:
             _REF_JSON[ref] = found
     return dict(found)
+
+
+_str_json: Callable[[str], str] = encode_basestring
+_TRUTH_JSON: dict[bool | None, str] = {True: "true", False: "false", None: "null"}
+_REF_TEXT: dict[SetRef, str] = {}
+
+
+def _strs_json(items: tuple[str, ...]) -> str:
+    return "[" + ", ".join([_str_json(s) for s in items]) + "]" if items else "[]"
+
+
+def _ref_json(ref: SetRef) -> str:
+    found = _REF_TEXT.get(ref)
+    if found is None:
+        found = json.dumps(_ref_dict(ref), ensure_ascii=False)
+        if len(_REF_TEXT) < 256:
+            _REF_TEXT[ref] = found
+    return found
 
 
 class Result:
@@ -178,13 +197,29 @@ class Result:
         data["trace"] = None if trace is None else trace_dict(trace)
         return data
 
+    def _head_json(self) -> str:
+        """``json.dumps(self._head())`` without the dict (all but the closing brace)."""
+        mapping = "null" if self.mapping is None else \
+            json.dumps(self.mapping.model_dump(mode="json"), ensure_ascii=False)
+        outcome = "null" if self.outcome is None else _str_json(self.outcome)
+        criteria = ", ".join([
+            f"{_str_json(k)}: "
+            f"{_TRUTH_JSON[v] if v is None or v is True or v is False else json.dumps(v)}"
+            for k, v in self.criteria.items()])
+        return (f'{{"criteria_set": {_ref_json(self.criteria_set)}, "mapping": {mapping}, '
+                f'"outcome": {outcome}, "possible_outcomes": {_strs_json(self.possible_outcomes)}, '
+                f'"missing": {_strs_json(self.missing)}, "criteria": {{{criteria}}}, '
+                f'"warnings": {_strs_json(self.warnings)}')
+
     def to_json(self, *, indent: int | None = None) -> str:
         """The result as JSON text (the trace written directly, without building it, when
         it is lazy and ``indent`` is ``None``)."""
         found = self._trace
-        if indent is None and found is not None and not isinstance(found, Trace):
-            head = json.dumps(self._head(), ensure_ascii=False)
-            return f'{head[:-1]}, "trace": {found.json()}}}'
+        if indent is None:
+            if found is None:
+                return f'{self._head_json()}, "trace": null}}'
+            if not isinstance(found, Trace):
+                return f'{self._head_json()}, "trace": {found.json()}}}'
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
     @classmethod

@@ -22,7 +22,9 @@ from typing import Any
 
 from koordrules import ast
 from koordrules.cache import cached
+from koordrules.compiler import tracejson
 from koordrules.compiler.layout import Layout
+from koordrules.compiler.tracejson import TreeTemplate, encode_all, tree_template
 from koordrules.result import Result
 from koordrules.sentences import criterion_sentence, outcome_sentence
 from koordrules.trace import (
@@ -192,6 +194,8 @@ class TraceBuilder:
             for chosen in (True, False)
         }
         self._sentence_tag = ("sentence", cs.key, cs.sha256)
+        self._patient_nodes = [k for k, spec in enumerate(self._specs) if spec.patient_data]
+        self._json_templates: dict[bool, tuple[list[TreeTemplate], list[TreeTemplate]]] = {}
 
     def _traced(self, xs: tuple[Value, ...], warnings: list[str], redact: bool) -> Result:
         """The traced result: the values of every node tried, and a lazy trace over them."""
@@ -204,15 +208,23 @@ class TraceBuilder:
     # ---- the parts shared by building and writing ---------------------------------------
 
     def _sentence(self, lazy: LazyTrace) -> ast.LocalText:
+        return self._sentence_pair(lazy)[0]
+
+    def _sentence_json(self, lazy: LazyTrace) -> str:
+        return self._sentence_pair(lazy)[1]
+
+    def _sentence_pair(self, lazy: LazyTrace) -> tuple[ast.LocalText, str]:
+        """The outcome sentence and its JSON text (kept in the process-wide cache)."""
         values = lazy._values
         rule_values = tuple(values[top] for top in self._rule_tops[:lazy.tried])
         key = (*self._sentence_tag, lazy.outcome, lazy.possible, lazy.missing, rule_values)
 
-        def make() -> ast.LocalText:
+        def make() -> tuple[ast.LocalText, str]:
             rules = self.criteria_set.rules
             passed = [r.id for r, v in zip(rules, rule_values, strict=False) if v is False]
-            return outcome_sentence(self.criteria_set, lazy.outcome, lazy.possible,
+            text = outcome_sentence(self.criteria_set, lazy.outcome, lazy.possible,
                                     list(lazy.missing), passed)
+            return text, _text_json(text)
 
         return cached(key, make, _SENTENCE_SIZE)
 
@@ -266,64 +278,47 @@ class TraceBuilder:
 
     # ---- writing ------------------------------------------------------------------------
 
+    def _templates(self, redact: bool) -> tuple[list[TreeTemplate], list[TreeTemplate]]:
+        """The criteria's and the rules' JSON templates (prepared on first use)."""
+        found = self._json_templates.get(redact)
+        if found is None:
+            specs = self._specs
+            args = ([s.head for s in specs], [s.tail for s in specs], [s.kids for s in specs],
+                    [s.reads for s in specs], self._input_keys, redact, "}")
+            found = ([tree_template(top, *args) for top in self._criterion_tops],
+                     [tree_template(top, *args) for top in self._rule_tops])
+            self._json_templates[redact] = found
+        return found
+
     def _trace_json(self, lazy: LazyTrace) -> str:
-        xs, values, redact = lazy._xs, lazy._values, lazy.redact
-        specs = self._specs
-        keys = self._input_keys
-        encoded = [_value_json(x) if x is None or x.__class__ in (bool, int, str)
-                   else _value_json(trace_value(x)) for x in xs]
-        reads_json: dict[tuple[int, ...], str] = {}
-        out: list[str] = []
+        values, redact = lazy._values, lazy.redact
+        criteria, rules = self._templates(redact)
+        encoded = encode_all(lazy._xs) if not redact else [""] * len(lazy._xs)
+        encoded += encode_all(values)
+        if redact:
+            tracejson.redacted(encoded, values, len(lazy._xs), self._patient_nodes)
+        out = ['{"criteria": [']
         add = out.append
-
-        def node(k: int) -> None:
-            spec = specs[k]
-            add(spec.head)
-            value = values[k]
-            if redact and spec.patient_data and not (value is None or value.__class__ is bool):
-                add('"<redacted>"')
-            elif value is None or value.__class__ in (bool, int):
-                add(_value_json(value))
-            else:
-                add(_value_json(trace_value(value)))
-            add(spec.tail)
-            if redact:
-                add("null")
-            else:
-                found = reads_json.get(spec.reads)
-                if found is None:
-                    found = "{" + ", ".join([keys[i] + encoded[i] for i in spec.reads]) + "}"
-                    reads_json[spec.reads] = found
-                add(found)
-            add(', "children": [')
-            first = True
-            for c in spec.kids:
-                if not first:
-                    add(", ")
-                first = False
-                node(c)
-            add("]}")
-
-        cs = self.criteria_set
-        add('{"criteria": [')
+        heads = self._criterion_heads
         for i, top in enumerate(self._criterion_tops):
             if i:
                 add(", ")
-            add(self._criterion_heads[i][_truth(values[top])])
-            node(top)
-            add("}")
+            add(heads[i][_truth(values[top])])
+            add(criteria[i].fill(encoded))
         add('], "rules": [')
-        for r, (rule, top) in enumerate(zip(cs.rules, self._rule_tops[:lazy.tried],
-                                            strict=False)):
+        rule_heads = self._rule_heads
+        outcome = lazy.outcome
+        for r, (rule, top) in enumerate(zip(self.criteria_set.rules,
+                                            self._rule_tops[:lazy.tried], strict=False)):
             if r:
                 add(", ")
-            add(self._rule_heads[r][_truth(values[top]), rule.id == lazy.outcome])
-            node(top)
-            add("}")
+            add(rule_heads[r][_truth(values[top]), rule.id == outcome])
+            add(rules[r].fill(encoded))
         chosen = self._otherwise_shown(lazy)
         if chosen is not None:
             add(", " if lazy.tried else "")
             add(self._otherwise_json[chosen])
-        add(f'], "sentence": {_text_json(self._sentence(lazy))}, '
-            f'"redacted": {_value_json(redact)}, "parameters": {self._parameters_json}}}')
+        add(f'], "sentence": {self._sentence_json(lazy)}, '
+            f'"redacted": {"true" if redact else "false"}, '
+            f'"parameters": {self._parameters_json}}}')
         return "".join(out)

@@ -1,11 +1,12 @@
 """The JSON of a compiled trace, written from templates prepared once per set.
 
 A trace's JSON is mostly static: every node's kind, text, span and reference, every
-criterion's title and sentence, the shape of each tree. Only the values of the nodes and of
-the inputs change from record to record. So each criterion's and each rule's tree is flattened
-once into one ``%``-format string whose slots are those values, with the positions to fill
-them from; writing a trace is then encoding the record's values once each and one format
-per criterion and rule tried. The text is the same, character for character, as
+criterion's title, the shape of each tree. Only the values of the nodes and of the inputs,
+and the sentences chosen by them, change from record to record. So the whole trace is
+flattened into literal text and slots are those values, with the positions to
+fill them from — one per shape (how many rules were tried, the outcome, redacted or not),
+made when first needed. Writing a trace is then encoding the record's values once each and
+one format. The text is the same, character for character, as
 ``json.dumps(trace_dict(trace), ensure_ascii=False)`` of the built trace (tests/test_trace.py).
 """
 
@@ -15,12 +16,12 @@ import json
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from koordrules.trace import trace_value
 from koordrules.values import Value
 
-__all__ = ("TreeTemplate", "encode", "encode_all", "tree_template")
+__all__ = ("Template", "Trees", "Writer", "encode", "encode_all", "redacted")
 
 _REDACTED_JSON = '"<redacted>"'
 _encode_str: Callable[[str], str] = encode_basestring
@@ -47,6 +48,9 @@ _ENCODERS: dict[type, Callable[[Any], str]] = {
 }
 
 
+_TRUTH: dict[bool | None, str] = {True: "true", False: "false", None: "null"}
+
+
 def encode(value: Value) -> str:
     """The JSON text of a value as a trace shows it (``json.dumps`` of
     :func:`~koordrules.trace.trace_value`)."""
@@ -56,70 +60,105 @@ def encode(value: Value) -> str:
 def encode_all(values: Sequence[Value]) -> list[str]:
     """:func:`encode` of each value."""
     get = _ENCODERS.get
-    return [get(v.__class__, _slow)(v) for v in values]
+    truth = _TRUTH
+    return [truth[v] if v is None or v.__class__ is bool else get(v.__class__, _slow)(v)
+            for v in values]
 
 
-class TreeTemplate:
-    """One expression tree's JSON with slots: ``fill(encoded)`` is its text, where
-    ``encoded`` holds the encoded inputs first and then the encoded node values."""
+class Template:
+    """JSON text with slots: ``fill(encoded)`` is the text with each slot filled from
+    its position in ``encoded`` (the literal parts and the slot values interleaved and
+    joined, which is several times faster than ``%``-formatting this many slots)."""
 
     __slots__ = ("fill",)
 
-    def __init__(self, text: str, slots: tuple[int, ...]) -> None:
+    def __init__(self, parts: Sequence[str], slots: tuple[int, ...]) -> None:
+        assert len(parts) == len(slots) + 1
         if not slots:
+            text = parts[0]
             self.fill: Callable[[Sequence[str]], str] = lambda encoded: text
-        elif len(slots) == 1:
+            return
+        buffer = [""] * (2 * len(parts) - 1)
+        buffer[0::2] = parts
+        join = "".join
+        if len(slots) == 1:
             only = slots[0]
-            self.fill = lambda encoded: text % (encoded[only],)
-        else:
-            get = itemgetter(*slots)
-            self.fill = lambda encoded: text % get(encoded)
+
+            def fill_one(encoded: Sequence[str]) -> str:
+                filled = buffer.copy()
+                filled[1] = encoded[only]
+                return join(filled)
+
+            self.fill = fill_one
+            return
+        get = itemgetter(*slots)
+
+        def fill(encoded: Sequence[str]) -> str:
+            filled = buffer.copy()
+            filled[1::2] = get(encoded)
+            return join(filled)
+
+        self.fill = fill
 
 
-def tree_template(top: int, heads: Sequence[str], tails: Sequence[str],
-                  kids: Sequence[tuple[int, ...]], reads: Sequence[tuple[int, ...]],
-                  input_keys: Sequence[str], redact: bool, closing: str) -> TreeTemplate:
-    """The template of the tree under node ``top``, followed by ``closing``.
+class Trees(NamedTuple):
+    """The static JSON of every node: ``heads[k]`` is node ``k``'s JSON up to its value,
+    ``tails[k]`` from its value up to its inputs; ``kids[k]`` its children, ``reads[k]`` the
+    inputs it reads and ``input_keys[i]`` input ``i``'s JSON key (``"name": ``)."""
 
-    ``heads[k]`` is node ``k``'s JSON up to its value, ``tails[k]`` from its value up to its
-    inputs, ``reads[k]`` the inputs it reads and ``input_keys[i]`` input ``i``'s JSON key
-    (``"name": ``). Redacted, a node's inputs are ``null``."""
-    n_inputs = len(input_keys)
-    text: list[str] = []
-    slots: list[int] = []
-
-    def literal(part: str) -> None:
-        text.append(part.replace("%", "%%"))
-
-    def slot(index: int) -> None:
-        text.append("%s")
-        slots.append(index)
-
-    def node(k: int) -> None:
-        literal(heads[k])
-        slot(n_inputs + k)
-        literal(tails[k])
-        if redact:
-            literal("null")
-        else:
-            literal("{")
-            for j, i in enumerate(reads[k]):
-                literal((", " if j else "") + input_keys[i])
-                slot(i)
-            literal("}")
-        literal(', "children": [')
-        for j, c in enumerate(kids[k]):
-            if j:
-                literal(", ")
-            node(c)
-        literal("]}")
-
-    node(top)
-    literal(closing)
-    return TreeTemplate("".join(text), tuple(slots))
+    heads: Sequence[str]
+    tails: Sequence[str]
+    kids: Sequence[tuple[int, ...]]
+    reads: Sequence[tuple[int, ...]]
+    input_keys: Sequence[str]
 
 
-def redacted(encoded: list[str], values: Sequence[Value], n_inputs: int,
+class Writer:
+    """Builds a :class:`Template` from literal text and slots."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = [""]
+        self._slots: list[int] = []
+
+    def literal(self, part: str) -> None:
+        self._parts[-1] += part
+
+    def slot(self, index: int) -> None:
+        self._slots.append(index)
+        self._parts.append("")
+
+    def tree(self, top: int, trees: Trees, inputs_at: int, values_at: int,
+             redact: bool) -> None:
+        """The tree under node ``top``: node ``k``'s value from slot ``values_at + k``,
+        input ``i`` from slot ``inputs_at + i``; redacted, a node's inputs are ``null``."""
+        heads, tails, kids, reads, keys = trees
+
+        def node(k: int) -> None:
+            self.literal(heads[k])
+            self.slot(values_at + k)
+            self.literal(tails[k])
+            if redact:
+                self.literal("null")
+            else:
+                self.literal("{")
+                for j, i in enumerate(reads[k]):
+                    self.literal((", " if j else "") + keys[i])
+                    self.slot(inputs_at + i)
+                self.literal("}")
+            self.literal(', "children": [')
+            for j, c in enumerate(kids[k]):
+                if j:
+                    self.literal(", ")
+                node(c)
+            self.literal("]}")
+
+        node(top)
+
+    def done(self) -> Template:
+        return Template(self._parts, tuple(self._slots))
+
+
+def redacted(encoded: list[str], values: Sequence[Value], values_at: int,
              patient_nodes: Sequence[int]) -> None:
     """Replace, in ``encoded``, the values of the nodes holding patient data by
     ``"<redacted>"`` (unknown and true/false stay shown)."""
@@ -129,4 +168,4 @@ def redacted(encoded: list[str], values: Sequence[Value], n_inputs: int,
             break
         v = values[k]
         if v is not None and v.__class__ is not bool:
-            encoded[n_inputs + k] = _REDACTED_JSON
+            encoded[values_at + k] = _REDACTED_JSON

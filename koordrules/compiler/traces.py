@@ -24,7 +24,7 @@ from koordrules import ast
 from koordrules.cache import cached
 from koordrules.compiler import tracejson
 from koordrules.compiler.layout import Layout
-from koordrules.compiler.tracejson import TreeTemplate, encode_all, tree_template
+from koordrules.compiler.tracejson import Template, Trees, Writer, encode_all
 from koordrules.result import Result
 from koordrules.sentences import criterion_sentence, outcome_sentence
 from koordrules.trace import (
@@ -43,6 +43,7 @@ from koordrules.trace import (
 from koordrules.values import Value
 
 _SENTENCE_SIZE = 2048
+_TRUTH_JSON: dict[bool | None, str] = {True: "true", False: "false", None: "null"}
 _new = object.__new__
 _put = object.__setattr__
 
@@ -167,19 +168,6 @@ class TraceBuilder:
             (i, v): criterion_sentence(c, v)
             for i, c in enumerate(cs.criteria) for v in (True, False, None)
         }
-        self._criterion_heads = [
-            {v: (f'{{"name": {_dumps(c.name)}, "title": {_text_json(c.title)}, '
-                 f'"value": {_value_json(v)}, '
-                 f'"sentence": {_text_json(self._criterion_sentences[i, v])}, '
-                 f'"origin": {_dumps(c.origin)}, "expression": ')
-             for v in (True, False, None)}
-            for i, c in enumerate(cs.criteria)]
-        self._rule_heads = [
-            {(v, chosen): (f'{{"outcome": {_dumps(r.id)}, "title": {_text_json(r.title)}, '
-                           f'"value": {_value_json(v)}, "chosen": {_value_json(chosen)}, '
-                           f'"origin": {_dumps(r.origin)}, "expression": ')
-             for v in (True, False, None) for chosen in (True, False)}
-            for r in cs.rules]
         other = cs.otherwise
         self._otherwise = {
             chosen: RuleTrace(other.id, other.title, True if chosen else None, chosen,
@@ -195,7 +183,12 @@ class TraceBuilder:
         }
         self._sentence_tag = ("sentence", cs.key, cs.sha256)
         self._patient_nodes = [k for k, spec in enumerate(self._specs) if spec.patient_data]
-        self._json_templates: dict[bool, tuple[list[TreeTemplate], list[TreeTemplate]]] = {}
+        self._json_templates: dict[tuple[bool, int, str | None, bool | None], Template] = {}
+        self._criterion_sentence_json = [
+            {v: _text_json(self._criterion_sentences[i, v]) for v in (True, False, None)}
+            for i in range(len(cs.criteria))]
+        self._untried = [["null"] * (len(cs.rules) - t) for t in range(len(cs.rules) + 1)]
+        self._no_inputs = [""] * len(layout.inputs)
 
     def _traced(self, xs: tuple[Value, ...], warnings: list[str], redact: bool) -> Result:
         """The traced result: the values of every node tried, and a lazy trace over them."""
@@ -278,47 +271,77 @@ class TraceBuilder:
 
     # ---- writing ------------------------------------------------------------------------
 
-    def _templates(self, redact: bool) -> tuple[list[TreeTemplate], list[TreeTemplate]]:
-        """The criteria's and the rules' JSON templates (prepared on first use)."""
-        found = self._json_templates.get(redact)
-        if found is None:
-            specs = self._specs
-            args = ([s.head for s in specs], [s.tail for s in specs], [s.kids for s in specs],
-                    [s.reads for s in specs], self._input_keys, redact, "}")
-            found = ([tree_template(top, *args) for top in self._criterion_tops],
-                     [tree_template(top, *args) for top in self._rule_tops])
-            self._json_templates[redact] = found
+    def _whole_template(self, key: tuple[bool, int, str | None, bool | None]) -> Template:
+        """The template of a whole trace of one shape: ``key`` is (redacted, rules tried,
+        outcome, whether ``otherwise`` is shown and chosen). Its slots, in order: each
+        criterion's value and sentence, the outcome sentence, each rule's value (for every
+        rule, tried or not), the inputs, the node values."""
+        found = self._json_templates.get(key)
+        if found is not None:
+            return found
+        redact, tried, outcome, other = key
+        cs = self.criteria_set
+        n_criteria = len(cs.criteria)
+        rules_at = 2 * n_criteria + 1
+        inputs_at = rules_at + len(cs.rules)
+        values_at = inputs_at + len(self._input_keys)
+        specs = self._specs
+        trees = Trees([s.head for s in specs], [s.tail for s in specs],
+                      [s.kids for s in specs], [s.reads for s in specs], self._input_keys)
+        w = Writer()
+        w.literal('{"criteria": [')
+        for i, c in enumerate(cs.criteria):
+            w.literal(f'{", " if i else ""}{{"name": {_dumps(c.name)}, '
+                      f'"title": {_text_json(c.title)}, "value": ')
+            w.slot(2 * i)
+            w.literal(', "sentence": ')
+            w.slot(2 * i + 1)
+            w.literal(f', "origin": {_dumps(c.origin)}, "expression": ')
+            w.tree(self._criterion_tops[i], trees, inputs_at, values_at, redact)
+            w.literal("}")
+        w.literal('], "rules": [')
+        for r, rule in enumerate(cs.rules[:tried]):
+            w.literal(f'{", " if r else ""}{{"outcome": {_dumps(rule.id)}, '
+                      f'"title": {_text_json(rule.title)}, "value": ')
+            w.slot(rules_at + r)
+            w.literal(f', "chosen": {_value_json(rule.id == outcome)}, '
+                      f'"origin": {_dumps(rule.origin)}, "expression": ')
+            w.tree(self._rule_tops[r], trees, inputs_at, values_at, redact)
+            w.literal("}")
+        if other is not None:
+            w.literal((", " if tried else "") + self._otherwise_json[other])
+        w.literal('], "sentence": ')
+        w.slot(2 * n_criteria)
+        w.literal(f', "redacted": {_value_json(redact)}, '
+                  f'"parameters": {self._parameters_json}}}')
+        found = w.done()
+        self._json_templates[key] = found
         return found
 
     def _trace_json(self, lazy: LazyTrace) -> str:
-        values, redact = lazy._values, lazy.redact
-        criteria, rules = self._templates(redact)
-        encoded = encode_all(lazy._xs) if not redact else [""] * len(lazy._xs)
-        encoded += encode_all(values)
-        if redact:
-            tracejson.redacted(encoded, values, len(lazy._xs), self._patient_nodes)
-        out = ['{"criteria": [']
-        add = out.append
-        heads = self._criterion_heads
+        values, redact, tried, xs = lazy._values, lazy.redact, lazy.tried, lazy._xs
+        template = self._whole_template((redact, tried, lazy.outcome,
+                                         self._otherwise_shown(lazy)))
+        encoded: list[str] = []
+        add = encoded.append
+        sentences = self._criterion_sentence_json
         for i, top in enumerate(self._criterion_tops):
-            if i:
-                add(", ")
-            add(heads[i][_truth(values[top])])
-            add(criteria[i].fill(encoded))
-        add('], "rules": [')
-        rule_heads = self._rule_heads
-        outcome = lazy.outcome
-        for r, (rule, top) in enumerate(zip(self.criteria_set.rules,
-                                            self._rule_tops[:lazy.tried], strict=False)):
-            if r:
-                add(", ")
-            add(rule_heads[r][_truth(values[top]), rule.id == outcome])
-            add(rules[r].fill(encoded))
-        chosen = self._otherwise_shown(lazy)
-        if chosen is not None:
-            add(", " if lazy.tried else "")
-            add(self._otherwise_json[chosen])
-        add(f'], "sentence": {self._sentence_json(lazy)}, '
-            f'"redacted": {"true" if redact else "false"}, '
-            f'"parameters": {self._parameters_json}}}')
-        return "".join(out)
+            v = values[top]
+            if v is not None and v.__class__ is not bool:
+                v = bool(v)
+            add(_TRUTH_JSON[v])
+            add(sentences[i][v])
+        add(self._sentence_json(lazy))
+        for top in self._rule_tops[:tried]:
+            v = values[top]
+            add(_TRUTH_JSON[v if v is None or v.__class__ is bool else bool(v)])
+        encoded += self._untried[tried]
+        if redact:
+            encoded += self._no_inputs
+            values_at = len(encoded)
+            encoded += encode_all(values)
+            tracejson.redacted(encoded, values, values_at, self._patient_nodes)
+        else:
+            encoded += encode_all(xs)
+            encoded += encode_all(values)
+        return template.fill(encoded)

@@ -14,6 +14,7 @@ from koordrules.ast import (
 )
 from koordrules.audit import AuditLog, decision_record, read_log, verify_decision
 from koordrules.backends import UnsupportedError
+from koordrules.cache import CacheInfo, cache_info, set_cache_budget
 from koordrules.catalog import Catalog, load
 from koordrules.compiler import Outcome, Program
 from koordrules.compiler import compile_set as compile
@@ -46,6 +47,7 @@ __all__ = (
     "AuditError",
     "AuditLog",
     "BackendError",
+    "CacheInfo",
     "Catalog",
     "CatalogError",
     "CriteriaError",
@@ -76,6 +78,7 @@ __all__ = (
     "TraceNode",
     "UnsupportedError",
     "__version__",
+    "cache_info",
     "compile",
     "decision_record",
     "diff",
@@ -85,5 +88,6 @@ __all__ = (
     "parse_expression",
     "read_log",
     "render_text",
+    "set_cache_budget",
     "verify_decision",
 )

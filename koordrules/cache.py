@@ -31,14 +31,18 @@ T = TypeVar("T")
 
 
 class CacheInfo(NamedTuple):
+    """What the process-wide cache holds (:func:`cache_info`)."""
+
     budget: int
     """The budget in bytes."""
     used: int
     """The estimated bytes held."""
     entries: int
+    """How many entries are held (compiled programs and outcome sentences)."""
     hits: int
     misses: int
     evictions: int
+    """Entries dropped to stay within the budget."""
 
 
 class _Cache:
@@ -98,7 +102,9 @@ def replace(key: Hashable, value: object, size: int) -> None:
 
 
 def set_cache_budget(budget: int) -> None:
-    """Set the process-wide budget in bytes; entries beyond it are dropped at once."""
+    """Set the process-wide budget in bytes (default :data:`DEFAULT_BUDGET`, 32 MiB; ``0``
+    keeps nothing); the least recently used entries beyond it are dropped at once. A
+    program an application holds keeps working whatever the budget."""
     if budget < 0:
         raise ValueError("the cache budget cannot be negative")
     with _CACHE.lock:
@@ -114,5 +120,7 @@ def clear_cache() -> None:
 
 
 def cache_info() -> CacheInfo:
+    """The budget, the estimated bytes used, and the counts of entries, hits, misses and
+    evictions since the process started."""
     c = _CACHE
     return CacheInfo(c.budget, c.used, len(c.entries), c.hits, c.misses, c.evictions)

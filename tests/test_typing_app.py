@@ -27,3 +27,4 @@ def test_the_typed_application_uses_only_the_public_api_and_runs() -> None:
     assert found["rows"] == 2 and found["verified"] is True
     assert found["bad"] == [("involved_units", "bad_input_value")]
     assert found["missing_set"] == "not_found" and found["duplicate"] == "duplicate_id"
+    assert found["cache_within_budget"] is True

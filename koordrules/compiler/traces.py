@@ -16,7 +16,8 @@ which depend only on the rule values, are kept in the process-wide cache
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -43,6 +44,7 @@ from koordrules.trace import (
 from koordrules.values import Value
 
 _SENTENCE_SIZE = 2048
+_PLAIN = (bool, int, float, str)  # values a trace shows as they are
 _TRUTH_JSON: dict[bool | None, str] = {True: "true", False: "false", None: "null"}
 _new = object.__new__
 _put = object.__setattr__
@@ -92,11 +94,22 @@ def new_result(criteria_set: ast.SetRef, outcome: str | None, possible: tuple[st
     return result
 
 
+def _getter(positions: tuple[int, ...]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """``lambda seq: tuple(seq[i] for i in positions)``, faster."""
+    if not positions:
+        return lambda seq: ()
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda seq: (seq[only],)
+    found: Callable[[Sequence[Any]], tuple[Any, ...]] = itemgetter(*positions)
+    return found
+
+
 class _NodeSpec:
     """What writing or building one node's trace needs, prepared once."""
 
-    __slots__ = ("head", "kids", "kind", "names", "patient_data", "reads", "ref", "span",
-                 "tail", "text")
+    __slots__ = ("children_of", "head", "inputs_of", "kids", "kind", "names", "patient_data",
+                 "reads", "ref", "span", "tail", "text")
 
     def __init__(self, layout: Layout, k: int) -> None:
         n = layout.nodes[k]
@@ -107,6 +120,10 @@ class _NodeSpec:
         self.kids = n.kids
         self.reads = n.reads
         self.names = tuple(layout.inputs[i] for i in n.reads)
+        self.children_of = _getter(self.kids)
+        """The node's children from the list of built nodes."""
+        self.inputs_of = _getter(self.reads)
+        """The values of the inputs it reads from the list of all input values."""
         self.patient_data = n.patient_data
         self.head = (f'{{"kind": {_dumps(self.kind)}, "text": {_dumps(self.text)}, '
                      f'"span": {_dumps(span_dict(self.span))}, "value": ')
@@ -240,34 +257,61 @@ class TraceBuilder:
     def _build_trace(self, lazy: LazyTrace) -> Trace:
         xs, values, redact = lazy._xs, lazy._values, lazy.redact
         specs = self._specs
-        shown_inputs = [trace_value(x) for x in xs]
-
-        def node(k: int) -> TraceNode:
-            spec = specs[k]
-            inputs = None if redact else (
-                MappingProxyType({n: shown_inputs[i] for n, i in zip(spec.names, spec.reads,
-                                                                    strict=True)})
-                if spec.reads else EMPTY_READS)
-            return TraceNode(spec.kind, spec.text, spec.span,
-                             self._shown(spec, values[k], redact), spec.ref, inputs,
-                             tuple([node(c) for c in spec.kids]))
+        make = tuple.__new__
+        plain = _PLAIN
+        built: list[TraceNode] = []
+        add = built.append
+        # nodes are numbered children first, so one pass over the values builds every tree
+        if redact:
+            for k, v in enumerate(values):
+                spec = specs[k]
+                if v is None or v.__class__ is bool:
+                    shown: TraceValue = v
+                elif spec.patient_data:
+                    shown = REDACTED
+                else:
+                    shown = v if v.__class__ in plain else trace_value(v)
+                add(make(TraceNode, (spec.kind, spec.text, spec.span, shown, spec.ref, None,
+                                     spec.children_of(built))))
+        else:
+            shown_inputs = [x if x is None or x.__class__ in plain else trace_value(x)
+                            for x in xs]
+            reads_maps: dict[tuple[int, ...], Mapping[str, TraceValue]] = {}
+            for k, v in enumerate(values):
+                spec = specs[k]
+                reads = spec.reads
+                if not reads:
+                    inputs = EMPTY_READS
+                else:
+                    found = reads_maps.get(reads)
+                    if found is None:
+                        found = reads_maps[reads] = MappingProxyType(
+                            dict(zip(spec.names, spec.inputs_of(shown_inputs), strict=True)))
+                    inputs = found
+                add(make(TraceNode, (spec.kind, spec.text, spec.span,
+                                     v if v is None or v.__class__ in plain
+                                     else trace_value(v), spec.ref, inputs,
+                                     spec.children_of(built))))
 
         cs = self.criteria_set
         criteria = []
+        sentences = self._criterion_sentences
         for i, (c, top) in enumerate(zip(cs.criteria, self._criterion_tops, strict=True)):
-            v = _truth(values[top])
-            criteria.append(CriterionTrace(c.name, c.title, v, self._criterion_sentences[i, v],
-                                           c.origin, node(top)))
+            v = values[top]
+            if v is not None and v.__class__ is not bool:
+                v = bool(v)
+            criteria.append(make(CriterionTrace, (c.name, c.title, v, sentences[i, v],
+                                                  c.origin, built[top])))
         rules = []
+        outcome = lazy.outcome
         for rule, top in zip(cs.rules, self._rule_tops[:lazy.tried], strict=False):
-            rules.append(RuleTrace(rule.id, rule.title, _truth(values[top]),
-                                   rule.id == lazy.outcome,
-                                   rule.origin, node(top)))
+            rules.append(make(RuleTrace, (rule.id, rule.title, _truth(values[top]),
+                                          rule.id == outcome, rule.origin, built[top])))
         chosen = self._otherwise_shown(lazy)
         if chosen is not None:
             rules.append(self._otherwise[chosen])
-        return Trace(tuple(criteria), tuple(rules), self._sentence(lazy), redact,
-                     self._parameters)
+        return make(Trace, (tuple(criteria), tuple(rules), self._sentence(lazy), redact,
+                            self._parameters))
 
     # ---- writing ------------------------------------------------------------------------
 

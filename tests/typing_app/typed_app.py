@@ -15,6 +15,7 @@ from koordrules import (
     AuditError,
     AuditLog,
     BackendError,
+    CacheInfo,
     Catalog,
     CatalogError,
     CriteriaSet,
@@ -29,9 +30,11 @@ from koordrules import (
     Trace,
     TraceNode,
     UnsupportedError,
+    cache_info,
     evaluate,
     read_log,
     render_text,
+    set_cache_budget,
     verify_decision,
 )
 
@@ -88,11 +91,16 @@ def run() -> dict[str, object]:
         entry = next(read_log(Path(folder) / "decisions.jsonl"))
         again = verify_decision(entry, cs, record, key=b"app-key")
     errors: tuple[type[KoordError], ...] = (BackendError, EvalError, UnsupportedError)
+    budget = cache_info().budget
+    set_cache_budget(1024 * 1024)
+    info: CacheInfo = cache_info()
+    set_cache_budget(budget)
     return {"outcome": result.outcome, "held": held(trace), "chosen": chosen(trace),
             "depth": max(deepest(c.expression) for c in trace.criteria if c.expression),
             "english": text.splitlines()[0], "rows": rows, "bad": bad,
             "missing_set": missing_set, "duplicate": duplicate,
-            "verified": again.outcome == result.outcome, "errors": len(errors)}
+            "verified": again.outcome == result.outcome, "errors": len(errors),
+            "cache_within_budget": info.used <= info.budget == 1024 * 1024}
 
 
 if __name__ == "__main__":

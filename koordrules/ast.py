@@ -8,9 +8,15 @@ JSON (expression nodes are discriminated on ``kind``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from koordrules.span import Span
 
@@ -311,6 +317,16 @@ class SetRef(Model):
     id: str
     version: str
     sha256: str
+    unreviewed: bool = False
+    """``True`` only for a version served without being in its catalogue's lock
+    (``Catalog.builtin(unlocked=True)``); left out of the JSON when ``False``."""
+
+    @model_serializer(mode="wrap")
+    def _drop_reviewed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.unreviewed:
+            data.pop("unreviewed", None)
+        return data
 
 
 class CriteriaSet(Model):
@@ -335,10 +351,14 @@ class CriteriaSet(Model):
     """Sets (``id@version``) this one is declared narrower than (checked by the properties)."""
     file: str | None = None
     sha256: str
+    unreviewed: bool = False
+    """``True`` for a version served although its catalogue's lock does not record it (an
+    explicit opt-in, :meth:`Catalog.builtin` with ``unlocked=True``); every result says so."""
 
     @property
     def ref(self) -> SetRef:
-        return SetRef(id=self.id, version=self.version, sha256=self.sha256)
+        return SetRef(id=self.id, version=self.version, sha256=self.sha256,
+                      unreviewed=self.unreviewed)
 
     @property
     def key(self) -> str:

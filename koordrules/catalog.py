@@ -50,6 +50,9 @@ class Catalog:
             self._sets.setdefault(cs.id, {})[cs.version] = cs
         self.diagnostics: list[Diagnostic] = diagnostics or []
         """Warnings (and, for :meth:`scan`, errors) found while loading."""
+        self.withheld: tuple[str, ...] = ()
+        """``id@version`` of the versions left out because the lock does not record them
+        (only for :meth:`builtin`)."""
 
     @classmethod
     def scan(cls, root: str | Path) -> Catalog:
@@ -117,9 +120,15 @@ class Catalog:
         return catalog
 
     @classmethod
-    def builtin(cls) -> Catalog:
-        """The catalogue shipped with koordrules (loaded once per process)."""
-        return _builtin()
+    def builtin(cls, *, unlocked: bool = False) -> Catalog:
+        """The catalogue shipped with koordrules (loaded once per process).
+
+        Only versions recorded in its ``criteria.lock`` with exactly that content are served:
+        a version edited or added after the last review (for instance by ``pip install .``
+        from an editor's working tree) is withheld, and asking for it exactly raises
+        :class:`CatalogError` (``not_locked``). ``unlocked=True`` serves those versions too,
+        marked ``unreviewed`` in the set and in every result made with it."""
+        return _builtin(unlocked)
 
     def __iter__(self) -> Iterator[ast.CriteriaSet]:
         for set_id in sorted(self._sets):
@@ -141,6 +150,15 @@ class Catalog:
         (the latest active one in force on ``as_of`` when given). A retired version retires
         the set: an older active version is then never the current one."""
         set_id, version = split_ref(ref)
+        if version is not None and self.withheld:
+            with_version = f"{set_id}@{version}"
+            if with_version in self.withheld and with_version not in {
+                    c.key for c in self.versions(set_id)}:
+                raise CatalogError(
+                    f"{with_version} is in the shipped catalogue but not in its lock, so it "
+                    "has not been reviewed and is not served; lock it (koordrules lock) or "
+                    "opt in with Catalog.builtin(unlocked=True) / --unlocked",
+                    code="not_locked")
         if set_id not in self._sets:
             raise CatalogError(f"no criteria set {set_id!r} in the catalogue", code="not_found")
         if version is not None:
@@ -241,6 +259,35 @@ def load(path: str | Path) -> ast.CriteriaSet:
     return load_with_warnings(path)[0]
 
 
+def locked_hashes(root: str | Path) -> dict[str, str]:
+    """``id@version`` → sha256 for every set in ``root``'s own lock file (none: empty)."""
+    lock = Path(root) / LOCK_FILE
+    if not lock.is_file():
+        return {}
+    try:
+        doc = read_yaml(lock, raw_keys=())
+    except KoordError:
+        return {}
+    sets = doc.data.get("sets") if isinstance(doc.data, Mapping) else None
+    if not isinstance(sets, Mapping):
+        return {}
+    return {str(key): entry["sha256"] for key, entry in sets.items()
+            if isinstance(entry, Mapping) and isinstance(entry.get("sha256"), str)}
+
+
 @functools.cache
-def _builtin() -> Catalog:
-    return Catalog.load(criteria_dir())
+def _builtin(unlocked: bool) -> Catalog:
+    full = Catalog.load(criteria_dir())
+    locked = locked_hashes(criteria_dir())
+    served: list[ast.CriteriaSet] = []
+    withheld: list[str] = []
+    for cs in full:
+        if locked.get(cs.key) == cs.sha256:
+            served.append(cs)
+            continue
+        withheld.append(cs.key)
+        if unlocked:
+            served.append(cs.model_copy(update={"unreviewed": True}))
+    catalog = Catalog(served, full.diagnostics)
+    catalog.withheld = tuple(withheld)
+    return catalog

@@ -17,13 +17,15 @@ _WORDS = {
            "chosen": "valgt", "missing": "Opplysninger som mangler og kan avgjøre utfallet",
            "undecided": "Utfall: ikke avgjort", "otherwise": "ellers",
            "warnings": "Advarsler", "redacted": "(inndata er skjult)", "from": "fra",
-           "parameters": "Parametere", "mapping": "FHIR-mapping"},
+           "parameters": "Parametere", "mapping": "FHIR-mapping",
+           "unreviewed": "IKKE GJENNOMGÅTT: denne versjonen står ikke i låsefila"},
     "en": {True: "YES", False: "NO", None: "UNKNOWN", "set": "Criteria set",
            "criteria": "Criteria", "rules": "Rules, tried in order",
            "chosen": "chosen", "missing": "Missing information that could decide the outcome",
            "undecided": "Outcome: undecided", "otherwise": "otherwise",
            "warnings": "Warnings", "redacted": "(input values hidden)", "from": "from",
-           "parameters": "Parameters", "mapping": "FHIR mapping"},
+           "parameters": "Parameters", "mapping": "FHIR mapping",
+           "unreviewed": "NOT REVIEWED: this version is not in the lock file"},
 }
 
 _SKIP = {"boolean", "number", "string", "date", "duration"}
@@ -57,6 +59,8 @@ def render_text(result: Result, *, lang: str = "nb") -> str:
     w = _WORDS[lang]
     ref = result.criteria_set
     out = [f"{w['set']}: {ref.id} {ref.version} (sha256 {ref.sha256[:12]}…)"]
+    if ref.unreviewed:
+        out.append(f"{w['unreviewed']}")
     if result.mapping is not None:
         m = result.mapping
         out.append(f"{w['mapping']}: {m.id} {m.version} (sha256 {m.sha256[:12]}…)")

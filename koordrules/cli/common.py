@@ -18,12 +18,14 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
-def resolve_set(ref: str, catalog: str | None = None) -> CriteriaSet:
-    """A criteria set named by a file path or by a catalogue reference (``id`` or ``id@v``)."""
+def resolve_set(ref: str, catalog: str | None = None, *, unlocked: bool = False
+                ) -> CriteriaSet:
+    """A criteria set named by a file path or by a catalogue reference (``id`` or ``id@v``);
+    in the shipped catalogue only locked versions, unless ``unlocked``."""
     path = Path(ref)
     if path.is_file():
         return koordrules.load(path)
-    cat = Catalog.load(catalog) if catalog else Catalog.builtin()
+    cat = Catalog.load(catalog) if catalog else Catalog.builtin(unlocked=unlocked)
     return cat.get(ref)
 
 
@@ -116,11 +118,18 @@ def unknown_field(field: str, seen: set[str]) -> str:
             + hint)
 
 
+def add_unlocked_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--unlocked", action="store_true",
+                   help="also serve shipped versions the lock does not record (not reviewed); "
+                        "every result is marked unreviewed")
+
+
 def add_record_options(p: argparse.ArgumentParser, *, optional_set: bool = False) -> None:
     p.add_argument("set", help="criteria file, or catalogue id (id or id@version)",
                    nargs="?" if optional_set else None)
     p.add_argument("input", help="records: JSON object/array, JSON lines, CSV, or - for stdin")
     p.add_argument("--catalog", metavar="DIR", help="catalogue directory (default: shipped)")
+    add_unlocked_option(p)
     p.add_argument("--redact", action="store_true", help="leave input values out of traces")
     p.add_argument("--lenient", action="store_true",
                    help="treat invalid values and unknown fields as unknown, with a warning")

@@ -22,7 +22,7 @@ from koordrules.cli.impact import eval_summary
 
 
 def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    cs = resolve_set(args.set, args.catalog)
+    cs = resolve_set(args.set, args.catalog, unlocked=getattr(args, "unlocked", False))
     if args.summary:
         return eval_summary(args, cs, out, err)
     if args.backend != "python":
@@ -72,7 +72,7 @@ def _eval_batch(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Tex
 def _cmd_sql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from koordrules.backends.sql import to_sql
 
-    cs = resolve_set(args.set, args.catalog)
+    cs = resolve_set(args.set, args.catalog, unlocked=getattr(args, "unlocked", False))
     print(to_sql(cs, dialect=args.dialect, table=args.table) + ";", file=out)
     return EXIT_OK
 

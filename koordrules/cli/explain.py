@@ -49,7 +49,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     if args.result is not None or args.set is None:
         return _reexplain(args, out, err)
-    cs = resolve_set(args.set, args.catalog)
+    cs = resolve_set(args.set, args.catalog, unlocked=getattr(args, "unlocked", False))
     if args.format == "html":
         return _explain_html(args, cs, out, err)
     failed = 0

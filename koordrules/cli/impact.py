@@ -12,6 +12,7 @@ from koordrules.cli.common import (
     EXIT_OK,
     EXIT_PROBLEMS,
     Subparsers,
+    add_unlocked_option,
     cohort_records,
     resolve_set,
     unknown_field,
@@ -22,8 +23,8 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from koordrules.impact import diff, render_impact
 
     catalog = args.catalog or _file_catalog(args.old, args.new)
-    old = resolve_set(args.old, catalog)
-    new = resolve_set(args.new, catalog)
+    old = resolve_set(args.old, catalog, unlocked=args.unlocked)
+    new = resolve_set(args.new, catalog, unlocked=args.unlocked)
     unreadable: list[int] = []
     fields: set[str] = set()
     records = _seen(cohort_records(args, [old, new], err, unreadable), fields)
@@ -87,6 +88,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--catalog", metavar="DIR",
                    help="catalogue directory (default: the catalogue of OLD or NEW when one "
                         "is a file in a folder with a criteria.lock, else the shipped one)")
+    add_unlocked_option(p)
     p.add_argument("--by", metavar="FIELD",
                    help="break the figures down by this record field (an error when no "
                         "record has it)")

@@ -112,3 +112,34 @@ def test_parquet_is_read_by_spark_and_cli_eval_writes_ndjson(tmp_path: Path,
     assert [g["outcome"] for g in got] == [
         koordrules.evaluate(A3, {k: v for k, v in r.items() if v is not None}).outcome
         for r in inputs]
+
+
+def test_spark_rows_carry_the_id_and_kept_columns(spark: Any) -> None:
+    from koordrules.backends import evaluate_batch
+
+    with (ROOT / "examples" / "cohort.jsonl").open(encoding="utf-8") as f:
+        records = [json.loads(line) for _, line in zip(range(200), f, strict=False)]
+    names = {d.name for d in A3.inputs}
+    program = koordrules.compile(A3)
+    expected = {r["patient"]: (r["unit"], koordrules.evaluate(
+        A3, {k: v for k, v in r.items() if k in names}).outcome) for r in records}
+    rows = [{k: v for k, v in r.items() if k in names or k in ("patient", "unit")}
+            for r in records]
+    frame = spark.createDataFrame(
+        [{**{d.name: r.get(d.name) for d in A3.inputs}, "patient": r["patient"],
+          "unit": r["unit"]} for r in rows],
+        schema=", ".join([f"{d.name} {_SPARK_TYPE[d.type]}" for d in A3.inputs]
+                         + ["patient string", "unit string"]))
+    for data in (rows, frame):
+        result = evaluate_batch(program, data, backend="spark", id_field="patient",
+                                keep=["unit"])
+        assert result.columns[:3] == ["patient", "unit", "outcome"]
+        got = {r["patient"]: (r["unit"], r["outcome"]) for r in result.collect()}
+        assert got == expected
+    with pytest.raises(KoordError) as info:
+        evaluate_batch(program, frame, backend="spark", id_field="patient",
+                       keep=["unit", "ward"])
+    assert info.value.code == "unknown_column"
+
+
+_SPARK_TYPE = {"boolean": "boolean", "integer": "bigint", "number": "double"}

@@ -27,6 +27,13 @@ Backends, all giving the reference interpreter's values (tests/test_backends.py)
 Records are validated as :func:`koordrules.evaluate` validates them: with ``strict=True`` an
 invalid record raises :class:`~koordrules.errors.InputError`; with ``strict=False`` the bad
 values count as unknown. Columns that are not inputs are errors unless named in ``ignore``.
+
+``id_field`` and ``keep`` carry columns of the input through to the result, first and in
+that order (``id_field``, then ``keep``), with their values as given (not validated, and not
+inputs unless the set declares them). A table without such a column is an error; a record
+without the field gets null. On every backend (python, polars, duckdb, spark) the result has
+the same columns; python, polars and duckdb keep the input order, Spark does not promise an
+order, so carry an id.
 """
 
 from __future__ import annotations
@@ -139,8 +146,35 @@ def rows_to_table(columns: dict[str, list[Any]], criteria: Iterable[str]) -> Tab
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
+KEEP_PREFIX = "__koordrules_keep"
+
+
+def keep_name(index: int) -> str:
+    """The working name of the ``index``-th carried column (clear of every input name)."""
+    return f"{KEEP_PREFIX}{index}"
+
+
+def carried(program: Program, id_field: str | None, keep: Iterable[str]) -> tuple[str, ...]:
+    """The columns to carry, ``id_field`` first, each once; a name the result already uses
+    (``outcome``, ``missing`` or a criterion) is an error."""
+    names: list[str] = []
+    for name in ([id_field] if id_field else []) + list(keep):
+        if not isinstance(name, str) or not name:
+            raise KoordError("a column to keep is named by a non-empty text",
+                             code="bad_keep")
+        if name not in names:
+            names.append(name)
+    taken = {"outcome", "missing", *program.criteria_names}
+    for name in names:
+        if name in taken:
+            raise KoordError(f"the column {name!r} cannot be kept: the result has a column "
+                             "of that name (rename it in the data)", code="column_clash")
+    return tuple(names)
+
+
 def evaluate_batch(program: Program, data: Any, *, backend: str = "python",
-                   strict: bool = True, ignore: frozenset[str] = frozenset()) -> Table:
+                   strict: bool = True, ignore: frozenset[str] = frozenset(),
+                   id_field: str | None = None, keep: Iterable[str] = ()) -> Table:
     """Evaluate every record of ``data`` with ``backend``; see the module docstring.
 
     An exception of the backend's own library (pyarrow, polars, DuckDB, …) is translated here
@@ -151,8 +185,10 @@ def evaluate_batch(program: Program, data: Any, *, backend: str = "python",
     if backend not in BACKENDS:
         raise KoordError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}",
                          code="unknown_backend")
+    kept = carried(program, id_field, keep)
+    ignore = ignore | (frozenset(kept) - set(program.input_names))
     try:
-        return _dispatch(program, data, backend, strict, ignore)
+        return _dispatch(program, data, backend, strict, ignore, kept)
     except KoordError:
         raise
     except Exception as ex:  # a foreign library's error: translate, keep values out
@@ -164,20 +200,20 @@ def evaluate_batch(program: Program, data: Any, *, backend: str = "python",
 
 
 def _dispatch(program: Program, data: Any, backend: str, strict: bool,
-              ignore: frozenset[str]) -> Table:
+              ignore: frozenset[str], keep: tuple[str, ...]) -> Table:
     if backend == "polars":
         from koordrules.backends.polars import evaluate as evaluate_polars
 
-        return evaluate_polars(program, data, strict=strict, ignore=ignore)
+        return evaluate_polars(program, data, strict=strict, ignore=ignore, keep=keep)
     if backend == "duckdb":
         from koordrules.backends.duckdb import evaluate as evaluate_duckdb
 
-        return evaluate_duckdb(program, data, strict=strict, ignore=ignore)
+        return evaluate_duckdb(program, data, strict=strict, ignore=ignore, keep=keep)
     if backend == "spark":  # a Spark DataFrame back (see koordrules.backends.spark)
         from koordrules.backends.spark import evaluate as evaluate_spark
 
-        result: Table = evaluate_spark(program, data, strict=strict, ignore=ignore)
+        result: Table = evaluate_spark(program, data, strict=strict, ignore=ignore, keep=keep)
         return result
     from koordrules.backends.python import evaluate
 
-    return evaluate(program, data, strict=strict, ignore=ignore)
+    return evaluate(program, data, strict=strict, ignore=ignore, keep=keep)

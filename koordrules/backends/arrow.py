@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from koordrules import ast
-from koordrules.backends import iter_records, kind_of, require
+from koordrules.backends import iter_records, keep_name, kind_of, require
 from koordrules.errors import InputError
 from koordrules.inputs import MAX_KEYS, MAX_LIST, MAX_STRING
 
@@ -44,33 +44,65 @@ def input_type(pa: Any, decl: ast.InputDecl) -> Any:
 
 
 def prepare(program: Program, data: Any, *, strict: bool = True,
-            ignore: frozenset[str] = frozenset()) -> pa.Table:
-    """``data`` as an Arrow table of the set's inputs, validated (see the module docstring)."""
+            ignore: frozenset[str] = frozenset(), keep: tuple[str, ...] = ()) -> pa.Table:
+    """``data`` as an Arrow table of the set's inputs, validated (see the module docstring),
+    followed by the ``keep`` columns as given, named ``keep_name(i)``."""
     pa = require("pyarrow", "polars")
     kind = kind_of(data)
+    source: Any = None
     if kind == "file" and Path(data).suffix.lower() == ".parquet":
         pq = require("pyarrow.parquet", "polars")
-        return validate_table(program, pq.read_table(data), strict=strict, ignore=ignore)
-    if kind == "polars":
-        return validate_table(program, data.to_arrow(), strict=strict, ignore=ignore)
-    if kind == "pandas":
-        table = pa.Table.from_pandas(data, preserve_index=False)
-        return validate_table(program, table, strict=strict, ignore=ignore)
-    if kind == "arrow":
-        return validate_table(program, data, strict=strict, ignore=ignore)
+        source = pq.read_table(data)
+    elif kind == "polars":
+        source = data.to_arrow()
+    elif kind == "pandas":
+        source = pa.Table.from_pandas(data, preserve_index=False)
+    elif kind == "arrow":
+        source = data
+    if source is not None:
+        table = validate_table(program, source, strict=strict, ignore=ignore)
+        return with_kept(table, [kept_column(source, name) for name in keep])
     names = program.input_names
     columns: list[list[Any]] = [[] for _ in names]
     adders = [c.append for c in columns]
+    kept: list[list[Any]] = [[] for _ in keep]
     inputs = program.inputs
     for record in iter_records(data, program.criteria_set, strict=strict):
         xs, _ = inputs(record, strict=strict, ignore=ignore)
         for add, x in zip(adders, xs, strict=True):
             add(x)
+        for name, values in zip(keep, kept, strict=True):
+            values.append(record.get(name))
     decls = program.criteria_set.inputs
     arrays = [pa.array([_plain(v) for v in col] if d.type == "list" else col,
                        type=input_type(pa, d))
               for d, col in zip(decls, columns, strict=True)]
-    return pa.Table.from_arrays(arrays, names=list(names))
+    table = pa.Table.from_arrays(arrays, names=list(names))
+    return with_kept(table, [kept_array(name, values) for name, values in zip(keep, kept,
+                                                                              strict=True)])
+
+
+def kept_column(source: pa.Table, name: str) -> Any:
+    """The column ``name`` of a table, to carry through; an error when it has none."""
+    if name not in source.column_names:
+        raise InputError(f"the data has no column {name!r} to keep", code="unknown_column")
+    return source.column(name)
+
+
+def kept_array(name: str, values: list[Any]) -> Any:
+    """Record values of a carried field as one Arrow array (one kind of value per field)."""
+    pa = require("pyarrow", "polars")
+    try:
+        return pa.array([_plain(v) for v in values])
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        raise InputError(f"the field {name!r} to keep mixes kinds of values (text, numbers, "
+                         "…); give it one kind in every record", code="bad_keep") from None
+
+
+def with_kept(table: pa.Table, columns: list[Any]) -> pa.Table:
+    for i, column in enumerate(columns):
+        table = table.append_column(keep_name(i), column)
+    return table
 
 
 def _plain(value: Any) -> Any:

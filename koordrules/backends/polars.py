@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from koordrules import ast
-from koordrules.backends import Table, require
+from koordrules.backends import Table, keep_name, require
 from koordrules.backends.lower import Lowered, Ops, balanced, levels, lower
 
 if TYPE_CHECKING:
@@ -188,9 +188,11 @@ def expressions(cs: ast.CriteriaSet) -> Lowered[Any]:
     return _lowered(cs)
 
 
-def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame,
+                   keep: Sequence[str] = ()) -> pl.DataFrame:
     """Evaluate a frame that has one validated column per input (see
-    :func:`koordrules.backends.arrow.prepare`)."""
+    :func:`koordrules.backends.arrow.prepare`); the carried columns ``keep_name(i)`` come
+    first in the result, named ``keep[i]``."""
     pl = require("polars", "polars")
     lowered = expressions(cs)
     lf = frame.lazy().with_row_index(INDEX)
@@ -199,7 +201,8 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> p
         lf = lf.with_columns([by_name[n][1].alias(f"{PREFIX}c{by_name[n][0]}") for n in group])
     lf = lf.with_columns([r.alias(f"{PREFIX}r{j}") for j, r in enumerate(lowered.rules)])
     lf = lf.with_columns(lowered.first_true.alias(FIRST))
-    columns = [lowered.outcome.cast(pl.String).alias("outcome")]
+    front = [pl.col(keep_name(i)).alias(name) for i, name in enumerate(keep)]
+    columns = [*front, lowered.outcome.cast(pl.String).alias("outcome")]
     columns += [pl.col(f"{PREFIX}c{i}").cast(pl.Boolean).alias(c.name)
                 for i, c in enumerate(cs.criteria)]
     flags = lowered.missing_flags
@@ -213,7 +216,7 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> p
             pl.lit(0, dtype=pl.UInt64))
         for bit, (flag, _) in enumerate(flags)]).alias(MASK)
     lf = lf.with_columns(lowered.outcome.cast(pl.String).alias(OUTCOME))
-    main = lf.select([pl.col(OUTCOME).alias("outcome"), *columns[1:]])
+    main = lf.select([*front, pl.col(OUTCOME).alias("outcome"), *columns[len(front) + 1:]])
     undecided = lf.filter(pl.col(OUTCOME).is_null()).select(pl.col(INDEX), mask)
     result, masks = pl.collect_all([main, undecided])
     empty = pl.lit([], dtype=pl.List(pl.String))
@@ -233,11 +236,11 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame) -> p
 
 
 def evaluate(program: Program, data: Any, *, strict: bool = True,
-             ignore: frozenset[str] = frozenset()) -> Table:
+             ignore: frozenset[str] = frozenset(), keep: tuple[str, ...] = ()) -> Table:
     """One row per record (see :mod:`koordrules.backends`)."""
     from koordrules.backends.arrow import prepare
 
     pl = require("polars", "polars")
-    table = prepare(program, data, strict=strict, ignore=ignore)
+    table = prepare(program, data, strict=strict, ignore=ignore, keep=keep)
     frame = pl.from_arrow(table)
-    return evaluate_frame(program.criteria_set, frame)
+    return evaluate_frame(program.criteria_set, frame, keep)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from koordrules import ast
-from koordrules.backends import kind_of, require
+from koordrules.backends import keep_name, kind_of, require
 from koordrules.backends.sql import to_sql
 from koordrules.errors import InputError
 from koordrules.inputs import MAX_KEYS, MAX_LIST, MAX_STRING
@@ -76,29 +76,44 @@ def read(path: Path, spark: Any) -> Any:
 
 
 def frame(program: Program, data: Any, *, strict: bool = True,
-          ignore: frozenset[str] = frozenset(), spark: Any = None) -> Any:
-    """``data`` as a Spark DataFrame of the set's inputs, validated."""
+          ignore: frozenset[str] = frozenset(), spark: Any = None,
+          keep: tuple[str, ...] = ()) -> Any:
+    """``data`` as a Spark DataFrame of the set's inputs, validated, followed by the carried
+    columns ``keep_name(i)``."""
     if is_spark(data):
-        return validate_frame(program, data, strict=strict, ignore=ignore)
+        return validate_frame(program, data, strict=strict, ignore=ignore, keep=keep)
     spark = spark or session()
     if kind_of(data) == "file" and Path(data).suffix.lower() in (".parquet", ".csv"):
-        return validate_frame(program, read(Path(data), spark), strict=strict, ignore=ignore)
+        return validate_frame(program, read(Path(data), spark), strict=strict, ignore=ignore,
+                              keep=keep)
     from koordrules.backends.arrow import prepare
 
-    table = prepare(program, data, strict=strict, ignore=ignore)
+    table = prepare(program, data, strict=strict, ignore=ignore, keep=keep)
+    schema = input_schema(program.criteria_set)
+    if keep:
+        T = require("pyspark.sql.types", "spark")
+        arrow_types = require("pyspark.sql.pandas.types", "spark")
+        schema = T.StructType([*schema.fields, *(
+            T.StructField(keep_name(i), arrow_types.from_arrow_type(table.schema.field(
+                keep_name(i)).type)) for i in range(len(keep)))])
     rows = table.to_pylist()
-    return spark.createDataFrame(rows, schema=input_schema(program.criteria_set),
-                                 verifySchema=False)
+    return spark.createDataFrame(rows, schema=schema, verifySchema=False)
 
 
 def evaluate(program: Program, data: Any, *, strict: bool = True,
-             ignore: frozenset[str] = frozenset()) -> Any:
-    """The result rows as a Spark DataFrame (see the module docstring)."""
-    inputs = frame(program, data, strict=strict, ignore=ignore)
+             ignore: frozenset[str] = frozenset(), keep: tuple[str, ...] = ()) -> Any:
+    """The result rows as a Spark DataFrame (see the module docstring); the carried columns
+    come first, named ``keep``."""
+    inputs = frame(program, data, strict=strict, ignore=ignore, keep=keep)
     view = f"koordrules_records_{next(_VIEWS)}"
     inputs.createOrReplaceTempView(view)
     spark = inputs.sparkSession
-    return spark.sql(to_sql(program.criteria_set, dialect="spark", table=view, pretty=False))
+    working = tuple(keep_name(i) for i in range(len(keep)))
+    result = spark.sql(to_sql(program.criteria_set, dialect="spark", table=view, pretty=False,
+                              keep=working))
+    for name, new in zip(working, keep, strict=True):
+        result = result.withColumnRenamed(name, new)
+    return result
 
 
 def _fits(kind: str, t: Any) -> bool:
@@ -119,8 +134,9 @@ def _fits(kind: str, t: Any) -> bool:
 
 
 def validate_frame(program: Program, df: Any, *, strict: bool = True,
-                   ignore: frozenset[str] = frozenset()) -> Any:
-    """Check and normalise a Spark DataFrame's columns against the declared inputs."""
+                   ignore: frozenset[str] = frozenset(), keep: tuple[str, ...] = ()) -> Any:
+    """Check and normalise a Spark DataFrame's columns against the declared inputs; the
+    columns named in ``keep`` follow as given, named ``keep_name(i)``."""
     F = require("pyspark.sql.functions", "spark")
     T = require("pyspark.sql.types", "spark")
     cs = program.criteria_set
@@ -176,6 +192,10 @@ def validate_frame(program: Program, df: Any, *, strict: bool = True,
             else:
                 column = F.when(~wrong, column)
         columns.append(column.alias(decl.name))
+    for i, name in enumerate(keep):
+        if name not in fields:
+            raise InputError(f"the data has no column {name!r} to keep", code="unknown_column")
+        columns.append(F.col(f"`{name}`").alias(keep_name(i)))
     out = df.select(*columns)
     if strict and checks:
         flags = df.agg(*[F.max(F.when(w, 1).otherwise(0)).alias(f"c{i}")

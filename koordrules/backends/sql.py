@@ -231,8 +231,8 @@ class SqlOps(Ops[E]):
 
 
 @functools.lru_cache(maxsize=64)
-def query(cs: ast.CriteriaSet, table: str = "records") -> Any:
-    """The query as a sqlglot expression (cached per set and table name)."""
+def query(cs: ast.CriteriaSet, table: str = "records", keep: tuple[str, ...] = ()) -> Any:
+    """The query as a sqlglot expression (cached per set, table name and kept columns)."""
     exp = require("sqlglot.expressions", "sql")
     ops = SqlOps()
     lowered = lower(cs, ops)
@@ -255,7 +255,8 @@ def query(cs: ast.CriteriaSet, table: str = "records") -> Any:
     stage(f"{PREFIX}outcome", [exp.alias_(lowered.outcome, f"{PREFIX}outcome", quoted=True),
                                exp.alias_(lowered.first_true, FIRST, quoted=True)])
     outcome = exp.column(f"{PREFIX}outcome", quoted=True)
-    columns = [exp.alias_(outcome, "outcome", quoted=True)]
+    columns = [exp.column(name, quoted=True) for name in keep]
+    columns.append(exp.alias_(outcome, "outcome", quoted=True))
     columns += [exp.alias_(ops.criterion(i), c.name, quoted=True)
                 for i, c in enumerate(cs.criteria)]
     # ``missing`` is worked out only where the outcome is undecided
@@ -269,14 +270,20 @@ def query(cs: ast.CriteriaSet, table: str = "records") -> Any:
 
 
 def to_sql(cs: ast.CriteriaSet, *, dialect: str = "duckdb", table: str = "records",
-           pretty: bool = True) -> str:
+           pretty: bool = True, keep: Sequence[str] = ()) -> str:
     """The set as one SQL query for ``dialect`` (``duckdb``, ``spark`` or ``postgres``)
-    over ``table``, which has one column per input."""
+    over ``table``, which has one column per input; the columns named in ``keep`` (an id,
+    a unit, …) come first in each result row, as they are in ``table``."""
+    clash = {"outcome", "missing", *(c.name for c in cs.criteria)}.intersection(keep)
+    if clash:
+        raise KoordError(f"the column {sorted(clash)[0]!r} cannot be kept: the result has a "
+                         "column of that name", code="column_clash")
     if dialect not in DIALECTS:
         raise KoordError(f"unknown SQL dialect {dialect!r}; use one of {', '.join(DIALECTS)}",
                          code="unknown_dialect")
     check_names(cs, dialect)
-    return str(query(cs, table).sql(dialect=dialect, pretty=pretty))
+    return str(query(cs, table, tuple(dict.fromkeys(keep))).sql(dialect=dialect,
+                                                                 pretty=pretty))
 
 
 def check_names(cs: ast.CriteriaSet, dialect: str) -> None:

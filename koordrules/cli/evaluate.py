@@ -25,6 +25,9 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cs = resolve_set(args.set, args.catalog, unlocked=getattr(args, "unlocked", False))
     if args.summary:
         return eval_summary(args, cs, out, err)
+    keep = list(dict.fromkeys(args.keep or ()))
+    declared = {d.name for d in cs.inputs}
+    args.ignore = [*(args.ignore or ()), *(k for k in keep if k not in declared)]
     if args.backend != "python":
         return _eval_batch(args, cs, out, err)
     failed = 0
@@ -33,6 +36,8 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             data = result.to_dict()
             if not args.trace:
                 data.pop("trace", None)
+            if keep and record is not None:
+                data = {"keep": {k: record.get(k) for k in keep}, **data}
             if args.id_field and record is not None and args.id_field in record:
                 data = {"record_id": record[args.id_field], **data}
             elif isinstance(number, str):  # a patient of a FHIR Bulk Data export
@@ -46,15 +51,17 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _eval_batch(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
-    """``eval --backend polars|duckdb``: the whole file at once, one JSON line per record
-    with the outcome, the criteria and ``missing`` (no trace)."""
-    if args.trace or args.id_field or getattr(args, "from_fhir", None) or args.input == "-":
-        print(f"koordrules eval: --backend {args.backend} takes a file and no --trace, "
-              "--id-field or --from-fhir (use --backend python)", file=err)
+    """``eval --backend polars|duckdb|spark``: the whole file at once, one JSON line per
+    record with the record id and kept fields (if asked for), the outcome, the criteria and
+    ``missing`` (no trace)."""
+    if args.trace or getattr(args, "from_fhir", None) or args.input == "-":
+        print(f"koordrules eval: --backend {args.backend} takes a file and no --trace or "
+              "--from-fhir (use --backend python)", file=err)
         return EXIT_USAGE
+    keep = list(dict.fromkeys(args.keep or ()))
     table = koordrules.compile(cs).evaluate_batch(
         args.input, backend=args.backend, strict=not args.lenient,
-        ignore=frozenset(args.ignore or ()))
+        ignore=frozenset(args.ignore or ()), id_field=args.id_field, keep=keep)
     rows: Iterator[dict[str, Any]]
     if args.backend == "spark":  # a Spark DataFrame: rows streamed to the driver
         frame: Any = table
@@ -63,8 +70,13 @@ def _eval_batch(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Tex
         rows = table.iter_rows(named=True) if hasattr(table, "iter_rows") else iter(table)
     names = [c.name for c in cs.criteria]
     for number, row in enumerate(rows, start=1):
-        data = {"record": number, "outcome": row["outcome"],
-                "criteria": {n: row[n] for n in names}, "missing": list(row["missing"])}
+        data: dict[str, Any] = {"record": number}
+        if args.id_field:
+            data["record_id"] = row[args.id_field]
+        if keep:
+            data["keep"] = {k: row[k] for k in keep}
+        data.update({"outcome": row["outcome"], "criteria": {n: row[n] for n in names},
+                     "missing": list(row["missing"])})
         print(json.dumps(data, ensure_ascii=False), file=out)
     return EXIT_OK
 
@@ -73,7 +85,8 @@ def _cmd_sql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from koordrules.backends.sql import to_sql
 
     cs = resolve_set(args.set, args.catalog, unlocked=getattr(args, "unlocked", False))
-    print(to_sql(cs, dialect=args.dialect, table=args.table) + ";", file=out)
+    print(to_sql(cs, dialect=args.dialect, table=args.table, keep=args.keep or ()) + ";",
+          file=out)
     return EXIT_OK
 
 
@@ -89,6 +102,9 @@ def register(sub: Subparsers) -> None:
                    help="python: record by record, streaming (default); polars or duckdb: "
                         "the whole file as one table, no trace; spark: the set's Spark SQL "
                         "on the active (or a local) Spark session")
+    p.add_argument("--keep", metavar="FIELD", action="append",
+                   help="a field carried into each result as given (a unit, a date of "
+                        "admission; repeatable), under \"keep\"; every backend")
     p.add_argument("--by", metavar="FIELD", help="with --summary: break down by this field")
     p.add_argument("--flagged", metavar="OUTCOME", action="append",
                    help="with --summary: an outcome that counts as flagged (repeatable; "
@@ -102,5 +118,8 @@ def register_sql(sub: Subparsers) -> None:
     p.add_argument("--dialect", choices=("duckdb", "spark", "postgres"), default="duckdb")
     p.add_argument("--table", default="records",
                    help="the table with one column per input (default: records)")
+    p.add_argument("--keep", metavar="COLUMN", action="append",
+                   help="a column of the table carried into each result row, first (the "
+                        "patient id, a unit; repeatable)")
     p.add_argument("--catalog", metavar="DIR", help="catalogue directory (default: shipped)")
     p.set_defaults(run=_cmd_sql)

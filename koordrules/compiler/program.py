@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import math
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from koordrules import ast
@@ -327,14 +327,16 @@ class Program(TraceBuilder):
             yield self.evaluate(record, strict=strict, trace=True, redact=redact, ignore=ignore)
 
     def evaluate_batch(self, data: Any, *, backend: str = "python", strict: bool = True,
-                       ignore: Collection[str] = frozenset()) -> Table:
+                       ignore: Collection[str] = frozenset(), id_field: str | None = None,
+                       keep: Sequence[str] = ()) -> Table:
         """Outcome-only evaluation of a cohort: one row per record with the outcome, each
         criterion's value and ``missing``: a polars DataFrame when polars is installed, else
-        a list of dicts. See :mod:`koordrules.backends`."""
+        a list of dicts. ``id_field`` and ``keep`` name input columns carried to the front
+        of each row. See :mod:`koordrules.backends`."""
         from koordrules.backends import evaluate_batch
 
         return evaluate_batch(self, data, backend=backend, strict=strict,
-                              ignore=_frozen(ignore))
+                              ignore=_frozen(ignore), id_field=id_field, keep=tuple(keep))
 
     def sql(self, *, dialect: str = "duckdb", table: str = "records") -> str:
         """The set as one SQL query over ``table`` (see :mod:`koordrules.backends.sql`)."""

@@ -118,13 +118,18 @@ def iter_records(data: Any, cs: ast.CriteriaSet, *, strict: bool = True
     if kind == "file":
         yield from _file_records(Path(data), cs, strict)
     elif kind == "polars":
+        if hasattr(data, "collect_batches"):  # a LazyFrame, collected in batches
+            for frame in data.collect_batches(chunk_size=8192):
+                yield from frame.iter_rows(named=True)
+            return
         for frame in data.iter_slices(8192):
             yield from frame.iter_rows(named=True)
     elif kind == "pandas":
         pa = require("pyarrow", "polars")
         yield from iter_records(pa.Table.from_pandas(data, preserve_index=False), cs)
     elif kind == "arrow":
-        for batch in data.to_batches(max_chunksize=8192):
+        batches = data if hasattr(data, "read_all") else data.to_batches(max_chunksize=8192)
+        for batch in batches:
             yield from batch.to_pylist()
     else:
         if isinstance(data, Mapping):

@@ -54,11 +54,11 @@ def prepare(program: Program, data: Any, *, strict: bool = True,
         pq = require("pyarrow.parquet", "polars")
         source = pq.read_table(data)
     elif kind == "polars":
-        source = data.to_arrow()
+        source = (data.collect() if hasattr(data, "collect") else data).to_arrow()
     elif kind == "pandas":
         source = pa.Table.from_pandas(data, preserve_index=False)
     elif kind == "arrow":
-        source = data
+        source = data.read_all() if hasattr(data, "read_all") else data
     if source is not None:
         table = validate_table(program, source, strict=strict, ignore=ignore)
         return with_kept(table, [kept_column(source, name) for name in keep])
@@ -73,13 +73,19 @@ def prepare(program: Program, data: Any, *, strict: bool = True,
             add(x)
         for name, values in zip(keep, kept, strict=True):
             values.append(record.get(name))
+    table = from_inputs(program, columns)
+    return with_kept(table, [kept_array(name, values) for name, values in zip(keep, kept,
+                                                                              strict=True)])
+
+
+def from_inputs(program: Program, columns: list[list[Any]]) -> pa.Table:
+    """Validated input values (one list per declared input) as an Arrow table."""
+    pa = require("pyarrow", "polars")
     decls = program.criteria_set.inputs
     arrays = [pa.array([_plain(v) for v in col] if d.type == "list" else col,
                        type=input_type(pa, d))
               for d, col in zip(decls, columns, strict=True)]
-    table = pa.Table.from_arrays(arrays, names=list(names))
-    return with_kept(table, [kept_array(name, values) for name, values in zip(keep, kept,
-                                                                              strict=True)])
+    return pa.Table.from_arrays(arrays, names=list(program.input_names))
 
 
 def kept_column(source: pa.Table, name: str) -> Any:
@@ -110,8 +116,12 @@ def _plain(value: Any) -> Any:
 
 
 def _bad(message: str, row: int | None = None) -> InputError:
+    """A bad value (``row``: its row, from 0) or a bad column (``row`` None); the row is
+    kept as ``error.row`` (from 1) for callers that report rows themselves."""
     where = f" (row {row + 1})" if row is not None else ""
-    return InputError(message + where, code="bad_input_value")
+    error = InputError(message + where, code="bad_input_value")
+    error.row = None if row is None else row + 1  # type: ignore[attr-defined]
+    return error
 
 
 def validate_table(program: Program, table: pa.Table, *, strict: bool = True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from typing import Any, TextIO
 
 import koordrules
@@ -19,6 +18,7 @@ from koordrules.cli.common import (
     resolve_set,
 )
 from koordrules.cli.impact import eval_summary
+from koordrules.cli.progress import progress_bar
 
 
 def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -28,7 +28,7 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     keep = list(dict.fromkeys(args.keep or ()))
     declared = {d.name for d in cs.inputs}
     args.ignore = [*(args.ignore or ()), *(k for k in keep if k not in declared)]
-    if args.backend != "python":
+    if args.backend != "python" or args.output:
         return _eval_batch(args, cs, out, err)
     failed = 0
     for number, record, result in record_results(args, cs, trace=args.trace, err=err):
@@ -51,25 +51,63 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _eval_batch(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
-    """``eval --backend polars|duckdb|spark``: the whole file at once, one JSON line per
-    record with the record id and kept fields (if asked for), the outcome, the criteria and
-    ``missing`` (no trace)."""
+    """``eval --backend polars|duckdb|spark`` or ``-o FILE``: outcome-only rows (no trace),
+    streamed in chunks: one JSON line per record with the record's number, its id and kept
+    fields (if asked for), the outcome, the criteria and ``missing``; or rows written to
+    FILE."""
     if args.trace or getattr(args, "from_fhir", None) or args.input == "-":
-        print(f"koordrules eval: --backend {args.backend} takes a file and no --trace or "
-              "--from-fhir (use --backend python)", file=err)
+        print(f"koordrules eval: --backend {args.backend} and -o take a file and no --trace "
+              "or --from-fhir (use --backend python without -o)", file=err)
         return EXIT_USAGE
     keep = list(dict.fromkeys(args.keep or ()))
-    table = koordrules.compile(cs).evaluate_batch(
-        args.input, backend=args.backend, strict=not args.lenient,
-        ignore=frozenset(args.ignore or ()), id_field=args.id_field, keep=keep)
-    rows: Iterator[dict[str, Any]]
-    if args.backend == "spark":  # a Spark DataFrame: rows streamed to the driver
-        frame: Any = table
-        rows = (r.asDict(recursive=True) for r in frame.toLocalIterator())
-    else:
-        rows = table.iter_rows(named=True) if hasattr(table, "iter_rows") else iter(table)
+    program = koordrules.compile(cs)
+    if args.backend == "spark":
+        return _eval_spark(args, program, keep, out, err)
+    from koordrules.backends.stream import RowProblem, evaluate_stream
+
     names = [c.name for c in cs.criteria]
-    for number, row in enumerate(rows, start=1):
+
+    def print_rows(frame: Any) -> None:
+        for row in frame.iter_rows(named=True):
+            data: dict[str, Any] = {"record": row["row"]}
+            if args.id_field:
+                data["record_id"] = row[args.id_field]
+            if keep:
+                data["keep"] = {k: row[k] for k in keep}
+            data.update({"outcome": row["outcome"], "criteria": {n: row[n] for n in names},
+                         "missing": list(row["missing"])})
+            print(json.dumps(data, ensure_ascii=False, default=str), file=out)
+
+    def report(problem: RowProblem) -> None:
+        print(f"{args.input}: record {problem.row}: {problem.code}: {problem.message}",
+              file=err)
+
+    with progress_bar(err) as progress:
+        summary = evaluate_stream(
+            program, args.input, args.output or print_rows, backend=args.backend,
+            strict=not args.lenient, ignore=frozenset(args.ignore or ()),
+            id_field=args.id_field, keep=keep, chunk_size=args.chunk_size,
+            on_error="raise" if args.stop_on_error else "skip", progress=progress,
+            on_problem=report)
+    skipped = "".join(f", {code} {n}" for code, n in sorted(summary.skipped_by_code.items()))
+    print(f"koordrules eval: {summary.rows} records read, {summary.written} evaluated, "
+          f"{summary.skipped} skipped{skipped}", file=err)
+    return EXIT_PROBLEMS if summary.skipped else EXIT_OK
+
+
+def _eval_spark(args: argparse.Namespace, program: Any, keep: list[str], out: TextIO,
+                err: TextIO) -> int:
+    if args.output:
+        print("koordrules eval: with --backend spark, write the result with Spark "
+              "(evaluate_batch(..., backend='spark').write.parquet(...)); -o is for the "
+              "embedded backends", file=err)
+        return EXIT_USAGE
+    frame: Any = program.evaluate_batch(
+        args.input, backend="spark", strict=not args.lenient,
+        ignore=frozenset(args.ignore or ()), id_field=args.id_field, keep=keep)
+    names = list(program.criteria_names)
+    for number, r in enumerate(frame.toLocalIterator(), start=1):  # rows streamed to here
+        row = r.asDict(recursive=True)
         data: dict[str, Any] = {"record": number}
         if args.id_field:
             data["record_id"] = row[args.id_field]
@@ -77,7 +115,7 @@ def _eval_batch(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Tex
             data["keep"] = {k: row[k] for k in keep}
         data.update({"outcome": row["outcome"], "criteria": {n: row[n] for n in names},
                      "missing": list(row["missing"])})
-        print(json.dumps(data, ensure_ascii=False), file=out)
+        print(json.dumps(data, ensure_ascii=False, default=str), file=out)
     return EXIT_OK
 
 
@@ -105,6 +143,16 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--keep", metavar="FIELD", action="append",
                    help="a field carried into each result as given (a unit, a date of "
                         "admission; repeatable), under \"keep\"; every backend")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write outcome-only rows (row, id, kept fields, outcome, criteria, "
+                        "missing) to FILE as they are evaluated: .parquet, .ndjson/.jsonl or "
+                        ".csv (from the suffix); polars, duckdb or python")
+    p.add_argument("--chunk-size", metavar="N", type=int, default=100_000,
+                   help="rows per chunk when streaming (default: 100000); memory grows "
+                        "with the chunk, not with the file")
+    p.add_argument("--stop-on-error", action="store_true",
+                   help="stop at the first record that cannot be read or is invalid "
+                        "(default: report it with its number, skip it, go on, exit 1)")
     p.add_argument("--by", metavar="FIELD", help="with --summary: break down by this field")
     p.add_argument("--flagged", metavar="OUTCOME", action="append",
                    help="with --summary: an outcome that counts as flagged (repeatable; "

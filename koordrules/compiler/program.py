@@ -28,6 +28,7 @@ from koordrules.values import Value
 
 if TYPE_CHECKING:
     from koordrules.backends import Table
+    from koordrules.backends.stream import Progress, RowProblem, StreamSummary
 
 _CHOICE_CACHE_LIMIT = 4096
 
@@ -337,6 +338,23 @@ class Program(TraceBuilder):
 
         return evaluate_batch(self, data, backend=backend, strict=strict,
                               ignore=_frozen(ignore), id_field=id_field, keep=tuple(keep))
+
+    def evaluate_stream(self, data: Any, output: Any, *, backend: str = "polars",
+                        strict: bool = True, ignore: Collection[str] = frozenset(),
+                        id_field: str | None = None, keep: Sequence[str] = (),
+                        chunk_size: int = 100_000, on_error: str = "raise",
+                        progress: Callable[[Progress], None] | None = None,
+                        on_problem: Callable[[RowProblem], None] | None = None
+                        ) -> StreamSummary:
+        """Evaluate a cohort larger than memory chunk by chunk, writing the rows to
+        ``output`` (a ``.parquet``/``.ndjson``/``.csv`` path or a function taking each
+        chunk) as they go; returns the run's summary. See :mod:`koordrules.backends.stream`."""
+        from koordrules.backends.stream import evaluate_stream
+
+        return evaluate_stream(self, data, output, backend=backend, strict=strict,
+                               ignore=_frozen(ignore), id_field=id_field, keep=tuple(keep),
+                               chunk_size=chunk_size, on_error=on_error, progress=progress,
+                               on_problem=on_problem)
 
     def sql(self, *, dialect: str = "duckdb", table: str = "records") -> str:
         """The set as one SQL query over ``table`` (see :mod:`koordrules.backends.sql`)."""

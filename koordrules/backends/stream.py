@@ -1,0 +1,526 @@
+"""Streaming cohorts: a cohort larger than memory evaluated chunk by chunk, the results written
+as they go, so memory is bounded by the chunk size and not by the cohort.
+
+``evaluate_stream(program, data, output, backend=...)`` reads ``data`` in chunks of
+``chunk_size`` rows:
+
+* a Parquet file (only the columns the set needs are read, one row group slice at a time),
+  a CSV or JSON lines file (one record at a time),
+* a polars ``LazyFrame`` (``scan_parquet``, ``scan_csv``, … collected in batches) or
+  DataFrame, a pyarrow Table, a ``RecordBatchReader`` or an iterable of record batches,
+* a list or any iterable of record dicts,
+
+evaluates each chunk on ``backend`` (python, polars or duckdb; the results are those of
+:func:`koordrules.backends.evaluate_batch`) and hands the result rows to ``output``: a file
+(``.parquet``, ``.ndjson``/``.jsonl`` or ``.csv``, the format from the suffix) or a function
+that takes each chunk's rows (a polars DataFrame). Each result row starts with ``row``, the
+record's number in the input (its line in a CSV or JSON lines file, the header being line 1;
+its position from 1 in a table or a list), then the ``id_field`` and ``keep`` columns, then
+``outcome``, the criteria and ``missing``. Rows keep the input order.
+
+Input validation stays on. A row that cannot be read or is invalid (with ``strict=True``) is
+a :class:`RowProblem` with its row number: ``on_error="raise"`` stops at the first with
+:class:`~koordrules.errors.InputError`, ``on_error="skip"`` leaves the row out and goes on.
+Nothing is lost silently: the :class:`StreamSummary` counts the rows read, written and
+skipped, per kind of problem. Problems name the input and the rule, never the value.
+``progress`` is called after each chunk with a :class:`Progress`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from koordrules.backends import carried, keep_name, kind_of, require
+from koordrules.errors import InputError, KoordError
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
+    from koordrules.compiler import Program
+
+CHUNK = 100_000
+MAX_PROBLEMS = 1000
+ROW = "row"
+STREAM_BACKENDS = ("python", "polars", "duckdb")
+OUTPUT_SUFFIXES = (".parquet", ".ndjson", ".jsonl", ".csv")
+
+
+@dataclasses.dataclass(frozen=True)
+class RowProblem:
+    """A row left out (or the row that stopped the run): its number from 1, a stable code
+    and a message without the row's values."""
+
+    row: int
+    code: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Rows read so far, of ``total`` when known (Parquet, tables), and rows skipped."""
+
+    rows: int
+    total: int | None
+    skipped: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamSummary:
+    """What a streamed run did: rows read, written and skipped, skipped rows per code,
+    results per outcome (``None`` for undecided) and the first problems."""
+
+    rows: int
+    written: int
+    skipped: int
+    skipped_by_code: Mapping[str, int]
+    outcomes: Mapping[str | None, int]
+    problems: tuple[RowProblem, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "written": self.written, "skipped": self.skipped,
+                "skipped_by_code": dict(self.skipped_by_code),
+                "outcomes": {("" if k is None else k): v for k, v in self.outcomes.items()},
+                "problems": [dataclasses.asdict(p) for p in self.problems]}
+
+
+Sink = Callable[["pl.DataFrame"], None]
+
+
+def evaluate_stream(program: Program, data: Any, output: str | Path | Sink, *,
+                    backend: str = "polars", strict: bool = True,
+                    ignore: frozenset[str] = frozenset(), id_field: str | None = None,
+                    keep: Iterable[str] = (), chunk_size: int = CHUNK,
+                    on_error: str = "raise",
+                    progress: Callable[[Progress], None] | None = None,
+                    on_problem: Callable[[RowProblem], None] | None = None) -> StreamSummary:
+    """Evaluate ``data`` chunk by chunk into ``output``; see the module docstring.
+    ``on_problem`` is called with each row left out, as it is found."""
+    if backend not in STREAM_BACKENDS:
+        raise KoordError(f"streaming runs on {', '.join(STREAM_BACKENDS)}; on Spark, "
+                         "evaluate_batch(..., backend='spark') and write with Spark",
+                         code="unknown_backend")
+    if on_error not in ("raise", "skip"):
+        raise KoordError("on_error is 'raise' or 'skip'", code="bad_option")
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise KoordError("chunk_size is a whole number of rows, at least 1", code="bad_option")
+    kept = carried(program, id_field, keep)
+    if ROW in kept or ROW in program.criteria_names:
+        raise KoordError(f"the column {ROW!r} is the row number of a streamed result; "
+                         "rename the field or criterion", code="column_clash")
+    ignore = ignore | (frozenset(kept) - set(program.input_names))
+    require("polars", "polars")
+    run = _Run(program, backend, strict, ignore, kept, on_error, on_problem)
+    # a file is written by a second thread, and the next chunk is read by a third, while
+    # this one evaluates (pyarrow and polars release the GIL): at most a few chunks in memory
+    writer: Any = output if callable(output) else _Background(_Writer(Path(output)))
+    chunks = _chunks(program, data, strict, ignore, kept, chunk_size)
+    try:
+        total = None
+        for chunk, total in _prefetch(chunks):
+            result = run.chunk(chunk)
+            if result is not None and result.height:
+                writer(result)
+            if progress is not None:
+                progress(Progress(run.rows, total, run.skipped))
+        if isinstance(writer, _Background):
+            writer.close()
+    except KoordError:
+        raise
+    except Exception as ex:  # a foreign library's error: translate, keep values out
+        kind = type(ex).__name__
+        from koordrules.errors import BackendError
+
+        raise BackendError(f"the {backend} backend failed on this data ({kind}); the values "
+                           "are not shown") from None
+    finally:
+        if isinstance(writer, _Background):
+            writer.abandon()
+    return StreamSummary(run.rows, run.written, run.skipped, dict(run.by_code),
+                         dict(run.outcomes), tuple(run.problems))
+
+
+_END = object()
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.05)
+        except queue.Full:
+            continue
+        return True
+    return False
+
+
+def _prefetch(items: Iterator[Any]) -> Iterator[Any]:
+    """``items``, each produced by a helper thread while the caller works on the one
+    before (one item ahead); the helper's exceptions are raised here."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not _put(q, (True, item), stop):
+                    return
+            _put(q, (True, _END), stop)
+        except BaseException as ex:  # handed to the caller
+            _put(q, (False, ex), stop)
+
+    thread = threading.Thread(target=work, name="koordrules-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _Background:
+    """A writer run by a helper thread, one chunk queued at most; its first exception is
+    raised at the next call or at :meth:`close`."""
+
+    def __init__(self, writer: _Writer) -> None:
+        self.writer = writer
+        self.q: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="koordrules-write",
+                                       daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while True:
+            try:
+                frame = self.q.get(timeout=0.05)
+            except queue.Empty:
+                if self.stop.is_set():
+                    return
+                continue
+            if frame is _END:
+                return
+            if self.error is None:
+                try:
+                    self.writer(frame)
+                except BaseException as ex:  # raised in the caller's thread
+                    self.error = ex
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def __call__(self, frame: pl.DataFrame) -> None:
+        self._raise()
+        _put(self.q, frame, self.stop)
+
+    def close(self) -> None:
+        """Write what is queued, close the file, raise the writer's error if any."""
+        _put(self.q, _END, self.stop)
+        self.thread.join()
+        self.writer.close()
+        self._raise()
+
+    def abandon(self) -> None:
+        """After an error: stop the thread and close the file."""
+        if self.thread.is_alive():
+            self.stop.set()
+            self.thread.join()
+            self.writer.close()
+
+
+# A chunk: an Arrow table of rows (with the number of its first row), or numbered records.
+Chunk = tuple[int, Any]
+
+
+def _chunks(program: Program, data: Any, strict: bool, ignore: frozenset[str],
+            kept: tuple[str, ...], size: int) -> Iterator[tuple[Chunk, int | None]]:
+    pa = require("pyarrow", "polars")
+    kind = kind_of(data)
+    if kind == "file" and Path(data).suffix.lower() == ".parquet":
+        pq = require("pyarrow.parquet", "polars")
+        file = pq.ParquetFile(data)
+        names = file.schema_arrow.names
+        _check_columns(program, names, strict, ignore)
+        wanted = [n for n in names if n in set(program.input_names) | set(kept)]
+        start = 1
+        for batch in file.iter_batches(batch_size=size, columns=wanted):
+            yield (start, pa.Table.from_batches([batch])), file.metadata.num_rows
+            start += batch.num_rows
+        return
+    if kind == "file":
+        from koordrules.records import read_records
+
+        records: list[tuple[int, Any]] = []
+        for number, record in read_records(Path(data), program.criteria_set, strict=strict):
+            records.append((number, record))
+            if len(records) >= size:
+                yield (0, records), None
+                records = []
+        if records:
+            yield (0, records), None
+        return
+    batches: Iterable[Any]
+    total: int | None = None
+    if kind == "polars" and hasattr(data, "collect_batches"):  # a LazyFrame
+        batches = (frame.to_arrow() for frame in data.collect_batches(chunk_size=size))
+    elif kind == "polars":
+        total = data.height
+        batches = (frame.to_arrow() for frame in data.iter_slices(size))
+    elif kind == "pandas":
+        table = pa.Table.from_pandas(data, preserve_index=False)
+        total = table.num_rows
+        batches = table.to_batches(max_chunksize=size)
+    elif kind == "arrow" and isinstance(data, pa.Table):
+        total = data.num_rows
+        batches = data.to_batches(max_chunksize=size)
+    elif kind == "arrow" or _is_batches(data):
+        batches = data
+    else:
+        if isinstance(data, Mapping):
+            raise InputError("a cohort is a list of records, not one record",
+                             code="bad_record")
+        records = []
+        for number, record in enumerate(data, start=1):
+            records.append((number, record))
+            if len(records) >= size:
+                yield (0, records), None
+                records = []
+        if records:
+            yield (0, records), None
+        return
+    start = 1
+    checked = False
+    for batch in batches:
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        if not checked:
+            _check_columns(program, table.column_names, strict, ignore)
+            checked = True
+        yield (start, table), total
+        start += table.num_rows
+
+
+def _is_batches(data: Any) -> bool:
+    return type(data).__name__ in ("RecordBatchReader", "generator") or (
+        isinstance(data, list) and bool(data) and type(data[0]).__name__ == "RecordBatch")
+
+
+def _check_columns(program: Program, names: Iterable[str], strict: bool,
+                   ignore: frozenset[str]) -> None:
+    """Columns that are not inputs stop the run (the whole input is wrong, not a row)."""
+    if not strict:
+        return
+    declared = set(program.input_names)
+    for name in names:
+        if name not in declared and name not in ignore:
+            raise InputError(f"{name!r} is not an input of {program.criteria_set.key}",
+                             code="unknown_input")
+
+
+class _Run:
+    """The per-chunk work and the running counts."""
+
+    def __init__(self, program: Program, backend: str, strict: bool, ignore: frozenset[str],
+                 kept: tuple[str, ...], on_error: str,
+                 on_problem: Callable[[RowProblem], None] | None) -> None:
+        self.program, self.backend, self.strict = program, backend, strict
+        self.on_problem = on_problem
+        self.ignore, self.kept, self.on_error = ignore, kept, on_error
+        self.rows = self.written = self.skipped = 0
+        self.by_code: Counter[str] = Counter()
+        self.outcomes: Counter[str | None] = Counter()
+        self.problems: list[RowProblem] = []
+
+    def problem(self, row: int, error: KoordError) -> None:
+        if self.on_error == "raise":
+            raise InputError(f"row {row}: {error.message}", code=error.code)
+        self.skipped += 1
+        self.by_code[error.code] += 1
+        found = RowProblem(row, error.code, error.message)
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(found)
+        if self.on_problem is not None:
+            self.on_problem(found)
+
+    def chunk(self, chunk: Chunk) -> pl.DataFrame | None:
+        start, rows = chunk
+        numbers: Sequence[int]
+        if isinstance(rows, list):
+            numbers, table = self._records(rows)
+        else:
+            numbers, table = self._table(start, rows)
+        self.rows += len(rows) if isinstance(rows, list) else rows.num_rows
+        if not numbers:
+            return None
+        result = self._evaluate(table)
+        import polars as pl
+
+        if isinstance(numbers, range):
+            row = pl.int_range(numbers.start, numbers.stop, dtype=pl.Int64, eager=True)
+        else:
+            row = pl.Series(numbers, dtype=pl.Int64)
+        result = result.insert_column(0, row.alias(ROW))
+        self.written += result.height
+        for outcome, count in result.get_column("outcome").value_counts().iter_rows():
+            self.outcomes[outcome] += count
+        return result
+
+    def _records(self, rows: list[tuple[int, Any]]) -> tuple[list[int], Any]:
+        """Validate numbered records one by one; the good ones as an Arrow table of inputs
+        and carried columns (or as records, for the python backend)."""
+        from koordrules.backends.arrow import from_inputs, kept_array
+
+        inputs = self.program.inputs
+        numbers: list[int] = []
+        good: list[Any] = []
+        columns: list[list[Any]] = [[] for _ in self.program.input_names]
+        kept: list[list[Any]] = [[] for _ in self.kept]
+        for number, record in rows:
+            if isinstance(record, KoordError):
+                self.problem(number, record)
+                continue
+            if not isinstance(record, Mapping):
+                self.problem(number, InputError("a record is a JSON object",
+                                                code="bad_record"))
+                continue
+            try:
+                xs, _ = inputs(record, strict=self.strict, ignore=self.ignore)
+            except InputError as ex:
+                self.problem(number, ex)
+                continue
+            numbers.append(number)
+            if self.backend == "python":
+                good.append(record)
+                continue
+            for column, x in zip(columns, xs, strict=True):
+                column.append(x)
+            for column, name in zip(kept, self.kept, strict=True):
+                column.append(record.get(name))
+        if self.backend == "python":
+            return numbers, good
+        table = from_inputs(self.program, columns)
+        for i, (name, values) in enumerate(zip(self.kept, kept, strict=True)):
+            table = table.append_column(keep_name(i), kept_array(name, values))
+        return numbers, table
+
+    def _table(self, start: int, table: pa.Table) -> tuple[Sequence[int], Any]:
+        """Validate a table chunk column-wise; if a row is bad, find every bad row (record by
+        record) and leave those out."""
+        from koordrules.backends.arrow import kept_column, validate_table, with_kept
+
+        pa = require("pyarrow", "polars")
+        try:
+            validated = validate_table(self.program, table, strict=self.strict,
+                                       ignore=self.ignore)
+        except InputError as ex:
+            if getattr(ex, "row", None) is None:  # a whole column is wrong: not a row
+                raise
+            good = []
+            inputs = self.program.inputs
+            for i, record in enumerate(table.to_pylist()):
+                try:
+                    inputs(record, strict=self.strict, ignore=self.ignore)
+                except InputError as bad:
+                    self.problem(start + i, bad)
+                    continue
+                good.append(i)
+            table = table.take(pa.array(good, type=pa.int64()))
+            numbers: Sequence[int] = [start + i for i in good]
+            validated = validate_table(self.program, table, strict=self.strict,
+                                       ignore=self.ignore)
+        else:
+            numbers = range(start, start + table.num_rows)
+        if self.backend == "python":
+            return numbers, table
+        return numbers, with_kept(validated, [kept_column(table, n) for n in self.kept])
+
+    def _evaluate(self, table: Any) -> pl.DataFrame:
+        import polars as pl
+
+        frame: Any
+        if self.backend == "python":
+            from koordrules.backends.python import evaluate
+
+            frame = evaluate(self.program, table, strict=self.strict, ignore=self.ignore,
+                             keep=self.kept)
+        elif self.backend == "polars":
+            from koordrules.backends.polars import evaluate_frame
+
+            inputs: Any = pl.from_arrow(table)
+            frame = evaluate_frame(self.program.criteria_set, inputs, self.kept)
+        else:
+            from koordrules.backends.duckdb import run
+
+            frame = pl.from_arrow(run(self.program, table, self.kept))
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+
+class _Writer:
+    """Result chunks appended to a Parquet, NDJSON or CSV file (format from the suffix)."""
+
+    def __init__(self, path: Path) -> None:
+        suffix = path.suffix.lower()
+        if suffix not in OUTPUT_SUFFIXES:
+            raise KoordError(f"results are written as {', '.join(OUTPUT_SUFFIXES)}; "
+                             f"{path.name!r} has none of these suffixes",
+                             code="unsupported_file")
+        self.path, self.suffix = path, suffix
+        self.parquet: Any = None
+        self.schema: Any = None
+        self.file = None if suffix == ".parquet" else path.open("wb")
+        self.first = True
+
+    def __call__(self, frame: pl.DataFrame) -> None:
+        import polars as pl
+
+        if self.suffix == ".parquet":
+            pq = require("pyarrow.parquet", "polars")
+            table = frame.to_arrow()
+            if self.parquet is None:
+                self.schema = table.schema
+                # dictionaries for the few distinct outcomes and input names only: ids
+                # are distinct, and trying a dictionary on them costs more than the rest
+                self.parquet = pq.ParquetWriter(
+                    self.path, self.schema, use_dictionary=["outcome", "missing.list.element"])
+            elif table.schema != self.schema:
+                table = _cast(table, self.schema)
+            self.parquet.write_table(table)
+        elif self.suffix == ".csv":
+            assert self.file is not None
+            flat = frame.with_columns(pl.col("missing").list.join(" "))
+            flat.write_csv(self.file, include_header=self.first)
+        else:
+            assert self.file is not None
+            frame.write_ndjson(self.file)
+        self.first = False
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+        elif self.suffix == ".parquet":  # no rows: an empty file with no columns is no file
+            pass
+        if self.file is not None:
+            self.file.close()
+
+
+def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    pa = require("pyarrow", "polars")
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        raise KoordError("a kept field changes its kind of value between chunks (text, "
+                         "numbers, …); give it one kind in every record",
+                         code="bad_keep") from None

@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from koordrules.semver import Version
+
 REPO = Path(__file__).resolve().parents[1]
 
 # which seed file each source document is; matched on words of ``source.document``
@@ -136,3 +138,24 @@ def check_catalogue(root: Path, seeds_path: Path | None = None) -> list[Finding]
             continue
         findings += check_file(path, root, seeds)
     return findings
+
+
+def superseded_files(root: Path) -> set[str]:
+    """The files (relative to ``root``) that hold an older version of a set, mapping or value set
+    than another file in ``root`` does: published history, kept unchanged, never the current
+    text (a published version is never redefined; a finding there is fixed by a newer version)."""
+    newest: dict[str, tuple[Version, str]] = {}
+    files: dict[str, tuple[str, Version]] = {}
+    for path in sorted(root.rglob("*.yaml")):
+        if path.name.endswith(".cases.yaml"):
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict) or "id" not in data or "version" not in data:
+            continue
+        rel = path.relative_to(root).as_posix()
+        version = Version.parse(str(data["version"]))
+        files[rel] = (str(data["id"]), version)
+        key = str(data["id"])
+        if key not in newest or newest[key][0] < version:
+            newest[key] = (version, rel)
+    return {rel for rel, (key, _) in files.items() if newest[key][1] != rel}

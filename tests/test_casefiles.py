@@ -35,7 +35,7 @@ LIKELY = """\
 def shipped_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Anbefaling 3 and its case file, alone in a folder."""
     folder = tmp_path_factory.mktemp("a3")
-    for name in ("anbefaling-3.yaml", "anbefaling-3.cases.yaml"):
+    for name in ("anbefaling-3-1.0.0.yaml", "anbefaling-3-1.0.0.cases.yaml"):
         shutil.copyfile(SHIPPED / name, folder / name)
     return folder
 
@@ -199,8 +199,8 @@ def test_case_file_errors_do_not_stop_other_files(tmp_path: Path, catalog: Catal
 
 def test_case_files_finds_only_case_files(tmp_path: Path, shipped_dir: Path) -> None:
     shutil.copytree(shipped_dir, tmp_path / "c")
-    assert [p.name for p in case_files(tmp_path)] == ["anbefaling-3.cases.yaml"]
-    assert case_files(tmp_path / "c" / "anbefaling-3.yaml") == []
+    assert [p.name for p in case_files(tmp_path)] == ["anbefaling-3-1.0.0.cases.yaml"]
+    assert case_files(tmp_path / "c" / "anbefaling-3-1.0.0.yaml") == []
 
 
 def test_case_file_json_schema_describes_the_fields() -> None:

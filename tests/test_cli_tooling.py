@@ -28,8 +28,9 @@ def run(*argv: str) -> tuple[int, str, str]:
 def tree(tmp_path: Path) -> Path:
     """A copy of the Anbefaling 3 set and its cases, locked."""
     (tmp_path / "helse-vest").mkdir()
-    for name in ("anbefaling-3.yaml", "anbefaling-3.cases.yaml"):
-        shutil.copyfile(CRITERIA / "helse-vest" / name, tmp_path / "helse-vest" / name)
+    for name in ("anbefaling-3.yaml", "anbefaling-3.cases.yaml"):  # the published 1.0.0 files
+        shutil.copyfile(CRITERIA / "helse-vest" / name.replace("-3.", "-3-1.0.0."),
+                        tmp_path / "helse-vest" / name)
     code, _, err = run("lock", str(tmp_path))
     assert code == 0, err
     return tmp_path
@@ -218,7 +219,7 @@ def test_eval_summary_counts_outcomes_by_group(cohort: Path) -> None:
     code, out, err = run("eval", "helse-vest/anbefaling-3", str(cohort), "--summary",
                          "--by", "unit")
     assert code == 0, err
-    assert out.startswith("helse-vest/anbefaling-3@1.0.0: 3 record(s)\n")
+    assert out.startswith("helse-vest/anbefaling-3@1.0.1: 3 record(s)\n")
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:9] if line}
     assert rows["coordinator_likely"] == ["2", "66.7%"]
     assert rows["already_has_coordinator"] == ["1", "33.3%"]

@@ -249,7 +249,9 @@ OUTPUTS = _outputs()
 
 # The examples run in a catalogue holding only Anbefaling 3, so that their output does not
 # change whenever another set is added to the shipped catalogue.
-EXAMPLE_FILES = ("helse-vest/anbefaling-3.yaml", "helse-vest/anbefaling-3.cases.yaml")
+EXAMPLE_FILES = ("helse-vest/anbefaling-3.yaml", "helse-vest/anbefaling-3.cases.yaml",
+                 # the published 1.0.0, kept as history (results stored under it)
+                 "helse-vest/anbefaling-3-1.0.0.yaml", "helse-vest/anbefaling-3-1.0.0.cases.yaml")
 EXAMPLE_LOCK_KEY = '  "helse-vest/anbefaling-3@'
 
 
@@ -370,7 +372,8 @@ def test_the_catalogue_is_generated_from_the_files_not_copied(
     page = pages["catalog/test-hf/anbefaling-3.md"]
     assert "<code>7</code>" in page
     assert "**local choice**" in page
-    assert "Local choices (not stated in the source): <code>long_term_months</code>." in page
+    assert ("Local choices (not stated in the source): <code>long_term_months</code>, "
+            "<code>min_units_involved</code>, <code>min_of_b_to_d</code>.") in page
     assert "catalog/helse-vest/anbefaling-3.md" in pages
 
 
@@ -398,7 +401,7 @@ def test_the_catalogue_shows_what_a_variant_overrides_and_adds(
         gen: dict[str, Any], tmp_path: Path) -> None:
     base = tmp_path / "criteria" / "helse-vest"
     base.mkdir(parents=True)
-    shutil.copyfile(criteria_dir() / "helse-vest" / "anbefaling-3.yaml", base / "a3.yaml")
+    shutil.copyfile(criteria_dir() / "helse-vest" / "anbefaling-3-1.0.0.yaml", base / "a3.yaml")
     (tmp_path / "criteria" / "test-hf").mkdir()
     (tmp_path / "criteria" / "test-hf" / "strengere.yaml").write_text(VARIANT, encoding="utf-8")
     pages = gen["catalog_pages"](tmp_path / "criteria")

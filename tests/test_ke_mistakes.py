@@ -138,10 +138,10 @@ YAML_SLIPS = [
     # (old, new, (line offset, column) of the mistake relative to `new`, code, fix, fix in nb)
     ("    value: 6\n    unit: months\n", "    value: 6\n\tunit: months\n", (1, 1),
      "yaml_error", "replace the tab by spaces", "bytt tabulatoren ut med mellomrom"),
-    ("    unit: months\n    from_source: true\n", "    unit months\n    from_source: true\n",
+    ("    unit: months\n    from_source: false\n", "    unit months\n    from_source: false\n",
      (0, 9), "yaml_error", "write 'unit: months'", "skriv «unit: months»"),
-    ("effective_from: 2024-10-01", "effective_from: 01.10.2024", (0, 17), "schema_error",
-     "write 2024-10-01 instead of 01.10.2024", "skriv 2024-10-01 i stedet for 01.10.2024"),
+    ("effective_from: 2026-12-03", "effective_from: 03.12.2026", (0, 17), "schema_error",
+     "write 2026-12-03 instead of 03.12.2026", "skriv 2026-12-03 i stedet for 03.12.2026"),
     ("    value: 6\n", '    value: "6"\n', (0, 12), "parameter_as_text", "write value: 6",
      "skriv value: 6"),
     ("    value: 6\n", "    value: 3,5\n", (0, 12), "parameter_as_text",
@@ -172,7 +172,7 @@ def test_a_quoted_number_in_a_variant_is_reported_at_its_value_not_at_extends(
 
 
 def test_a_version_bump_without_a_changelog_entry_is_an_error(tree: Path) -> None:
-    line, _ = edit(tree, BASE, "\nversion: 1.0.0", "\nversion: 1.1.0")
+    line, _ = edit(tree, BASE, "\nversion: 1.0.1", "\nversion: 1.1.0")
     d = the_error(tree, BASE)
     assert d.code == "no_changelog_entry"
     at(d, line + 1, 10)

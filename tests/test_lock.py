@@ -17,7 +17,7 @@ from koordrules.lock import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "criteria" / "helse-vest" / "anbefaling-3.yaml"
+SHIPPED = ROOT / "criteria" / "helse-vest" / "anbefaling-3-1.0.0.yaml"
 
 
 @pytest.fixture

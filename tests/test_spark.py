@@ -143,3 +143,29 @@ def test_spark_rows_carry_the_id_and_kept_columns(spark: Any) -> None:
 
 
 _SPARK_TYPE = {"boolean": "boolean", "integer": "bigint", "number": "double"}
+
+
+def test_a_bulk_fhir_export_on_spark_gives_the_embedded_rows(spark: Any) -> None:
+    """issue 14 item 5: the public 10-patient export grouped by patient and mapped on the
+    executors, evaluated in Spark SQL: the embedded screen's row for every patient."""
+    import datetime as dt
+
+    pytest.importorskip("fhirpathpy")
+    from koordrules import fhir
+    from koordrules.fhir.cohort import screen_export
+    from koordrules.fhir.spark import screen_export_spark
+
+    bulk = ROOT / "examples" / "fhir" / "synthea" / "bulk-10"
+    day = dt.date(2023, 1, 1)
+    names = [c.name for c in A3.criteria]
+    rows: list[dict[str, Any]] = []
+    screen_export(A3, fhir.find_mapping("helse-vest/anbefaling-3-fhir"), bulk, rows.extend,
+                  as_of=day, workers=1)
+    frame = screen_export_spark("helse-vest/anbefaling-3", "helse-vest/anbefaling-3-fhir",
+                                bulk, as_of=day, catalog=str(CRITERIA), spark=spark)
+    assert frame.columns == ["patient", "outcome", *names, "missing"]
+    got = {r["patient"]: (r["outcome"], *(r[n] for n in names), list(r["missing"]))
+           for r in frame.collect()}
+    assert len(got) == 13
+    assert got == {r["patient"]: (r["outcome"], *(r[n] for n in names), r["missing"])
+                   for r in rows}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import shutil
+import sys
 from typing import Any
 
 from koordrules.compiler import Program
@@ -19,6 +21,9 @@ def usable() -> bool:
 @functools.cache
 def session() -> Any:
     from pyspark.sql import SparkSession
+
+    # Python work on the executors (the bulk FHIR mapping) runs this interpreter
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     return (SparkSession.builder.master("local[1]").appName("koordrules-conformance")
             .config("spark.ui.enabled", "false")

@@ -85,3 +85,27 @@ def test_copies_are_distinct_patients_with_their_own_references_and_dates(
     assert new_id(0, "x") == new_id(0, "x") != new_id(1, "x")
     screened = rows_of(out, workers=2)
     assert set(screened) == ids
+
+
+def test_cli_screens_an_export_folder_as_a_cohort(tmp_path: Path) -> None:
+    import io
+
+    import polars as pl
+
+    from koordrules.cli import main
+
+    expected = rows_of(BULK, workers=1)
+    args = ["eval", "helse-vest/anbefaling-3", str(BULK), "--from-fhir",
+            "helse-vest/anbefaling-3-fhir", "--as-of", "2023-01-01", "--workers", "2"]
+    out, err = io.StringIO(), io.StringIO()
+    assert main(args, out=out, err=err) == 0, err.getvalue()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    got = {x["patient"]: (x["outcome"], *(x["criteria"][c.name] for c in A3.criteria),
+                          x["missing"]) for x in lines}
+    assert got == expected
+    assert "13 patients screened, 0 bad lines" in err.getvalue()
+    target = tmp_path / "screen.parquet"
+    assert main([*args, "-o", str(target)], out=io.StringIO(), err=io.StringIO()) == 0
+    frame = pl.read_parquet(target)
+    assert {r["patient"]: (r["outcome"], *(r[c.name] for c in A3.criteria), r["missing"])
+            for r in frame.iter_rows(named=True)} == expected

@@ -169,3 +169,18 @@ def test_a_bulk_fhir_export_on_spark_gives_the_embedded_rows(spark: Any) -> None
     assert len(got) == 13
     assert got == {r["patient"]: (r["outcome"], *(r[n] for n in names), r["missing"])
                    for r in rows}
+
+
+def test_cli_screens_an_export_folder_on_spark(spark: Any) -> None:
+    pytest.importorskip("fhirpathpy")
+    from koordrules.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    bulk = ROOT / "examples" / "fhir" / "synthea" / "bulk-10"
+    base = ["eval", "helse-vest/anbefaling-3", str(bulk), "--from-fhir",
+            "helse-vest/anbefaling-3-fhir", "--as-of", "2023-01-01"]
+    assert main([*base, "--backend", "spark"], out=out, err=err) == 0, err.getvalue()
+    embedded = io.StringIO()
+    assert main([*base, "--workers", "1"], out=embedded, err=io.StringIO()) == 0
+    assert sorted(out.getvalue().splitlines()) == sorted(embedded.getvalue().splitlines())
+    assert len(out.getvalue().splitlines()) == 13

@@ -119,7 +119,7 @@ def evaluate_stream(program: Program, data: Any, output: str | Path | Sink, *,
     run = _Run(program, backend, strict, ignore, kept, on_error, on_problem)
     # a file is written by a second thread, and the next chunk is read by a third, while
     # this one evaluates (pyarrow and polars release the GIL): at most a few chunks in memory
-    writer: Any = output if callable(output) else _Background(_Writer(Path(output)))
+    writer: Any = output if callable(output) else _Background(OutputFile(Path(output)))
     chunks = _chunks(program, data, strict, ignore, kept, chunk_size)
     try:
         total = None
@@ -193,7 +193,7 @@ class _Background:
     """A writer run by a helper thread, one chunk queued at most; its first exception is
     raised at the next call or at :meth:`close`."""
 
-    def __init__(self, writer: _Writer) -> None:
+    def __init__(self, writer: OutputFile) -> None:
         self.writer = writer
         self.q: queue.Queue[Any] = queue.Queue(maxsize=1)
         self.stop = threading.Event()
@@ -468,7 +468,7 @@ class _Run:
         return frame
 
 
-class _Writer:
+class OutputFile:
     """Result chunks appended to a Parquet, NDJSON or CSV file (format from the suffix)."""
 
     def __init__(self, path: Path) -> None:

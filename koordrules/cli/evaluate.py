@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any, TextIO
 
 import koordrules
-from koordrules import CriteriaSet, Result
+from koordrules import CriteriaSet, KoordError, Result
 from koordrules.cli.common import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -28,6 +29,9 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     keep = list(dict.fromkeys(args.keep or ()))
     declared = {d.name for d in cs.inputs}
     args.ignore = [*(args.ignore or ()), *(k for k in keep if k not in declared)]
+    if getattr(args, "from_fhir", None) and Path(args.input).is_dir() and (
+            args.output or args.backend != "python" or args.workers):
+        return _eval_export(args, cs, out, err)
     if args.backend != "python" or args.output:
         return _eval_batch(args, cs, out, err)
     failed = 0
@@ -119,6 +123,78 @@ def _eval_spark(args: argparse.Namespace, program: Any, keep: list[str], out: Te
     return EXIT_OK
 
 
+def _eval_export(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
+    """A FHIR Bulk Data export folder as a cohort: streamed over worker processes
+    (:func:`koordrules.fhir.cohort.screen_export`), or on Spark with ``--backend spark``;
+    one outcome-only row per patient, printed as JSON lines or written to ``-o FILE``."""
+    import datetime as dt
+
+    from koordrules import fhir
+
+    if args.trace:
+        print("koordrules eval: an export screened as a cohort has no --trace (leave out -o, "
+              "--workers and --backend for full results per patient)", file=err)
+        return EXIT_USAGE
+    names = [c.name for c in cs.criteria]
+    as_of = args.as_of or dt.date.today()
+
+    def line(row: dict[str, Any]) -> str:
+        return json.dumps({"patient": row["patient"], "outcome": row["outcome"],
+                           "criteria": {n: row[n] for n in names},
+                           "missing": list(row["missing"])}, ensure_ascii=False)
+
+    if args.backend == "spark":
+        if args.output:
+            print("koordrules eval: with --backend spark, write the result with Spark "
+                  "(koordrules.fhir.spark.screen_export_spark(...).write.parquet(...))",
+                  file=err)
+            return EXIT_USAGE
+        from koordrules.fhir.spark import screen_export_spark
+
+        frame = screen_export_spark(args.set, args.from_fhir, args.input, as_of=as_of,
+                                    catalog=args.catalog, root=args.catalog,
+                                    strict=not args.lenient)
+        for r in frame.toLocalIterator():
+            print(line(r.asDict(recursive=True)), file=out)
+        return EXIT_OK
+    from koordrules.fhir.cohort import screen_export
+
+    mapping = fhir.find_mapping(args.from_fhir, root=args.catalog)
+    writer: Any = None
+    if args.output:
+        import polars as pl
+
+        from koordrules.backends.stream import OutputFile
+
+        writer = OutputFile(Path(args.output))
+        schema: dict[str, Any] = {"patient": pl.String, "outcome": pl.String,
+                                  **{n: pl.Boolean for n in names},
+                                  "missing": pl.List(pl.String)}
+
+    def sink(rows: list[dict[str, Any]]) -> None:
+        if writer is not None:
+            if rows:
+                writer(pl.DataFrame(rows, schema=schema))
+            return
+        for row in rows:
+            print(line(row), file=out)
+
+    def report(problem: KoordError) -> None:
+        print(f"{problem.file or args.input}: {problem.code}: {problem.message}", file=err)
+
+    try:
+        summary = screen_export(cs, mapping, args.input, sink, as_of=as_of,
+                                strict=not args.lenient, workers=args.workers,
+                                on_problem=report)
+    finally:
+        if writer is not None:
+            writer.close()
+    print(f"koordrules eval: {summary.patients} patients screened, {summary.bad_lines} bad "
+          f"lines, {summary.failed} patients not screened, {summary.unassigned} resources "
+          "naming no patient of the export", file=err)
+    return EXIT_PROBLEMS if summary.bad_lines or summary.failed else EXIT_OK
+
+
 def _cmd_sql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from koordrules.backends.sql import to_sql
 
@@ -153,6 +229,10 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--stop-on-error", action="store_true",
                    help="stop at the first record that cannot be read or is invalid "
                         "(default: report it with its number, skip it, go on, exit 1)")
+    p.add_argument("--workers", metavar="N", type=int,
+                   help="with --from-fhir and an export folder: screen it as a cohort over N "
+                        "processes, streamed, one outcome-only row per patient (also with -o "
+                        "or --backend; default: the CPUs)")
     p.add_argument("--by", metavar="FIELD", help="with --summary: break down by this field")
     p.add_argument("--flagged", metavar="OUTCOME", action="append",
                    help="with --summary: an outcome that counts as flagged (repeatable; "

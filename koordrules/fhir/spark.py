@@ -31,8 +31,13 @@ def _job(set_ref: str, catalog: str | None, mapping_ref: str, root: str | None,
     from koordrules.catalog import Catalog
     from koordrules.fhir.mapfile import find_mapping
 
-    cat = Catalog.load(catalog) if catalog else Catalog.builtin()
-    return Job(cat.get(set_ref), find_mapping(mapping_ref, root=root), as_of, strict)
+    if Path(set_ref).is_file():
+        from koordrules.catalog import load
+
+        cs = load(set_ref)
+    else:
+        cs = (Catalog.load(catalog) if catalog else Catalog.builtin()).get(set_ref)
+    return Job(cs, find_mapping(mapping_ref, root=root), as_of, strict)
 
 
 def _keyed(row: Any) -> Iterator[tuple[str, tuple[str, dict[str, Any]]]]:
@@ -68,14 +73,12 @@ def screen_export_spark(set_ref: str, mapping_ref: str, folder: str | Path, *,
     mapping are named (``id`` or ``id@version``; ``catalog``/``root`` their folders), so
     each executor loads them itself."""
     from koordrules.backends.spark import input_schema, session
-    from koordrules.catalog import Catalog
     from koordrules.compiler import compile_set
 
     T = require("pyspark.sql.types", "spark")
     F = require("pyspark.sql.functions", "spark")
     spark = spark or session()
-    cat = Catalog.load(catalog) if catalog else Catalog.builtin()
-    cs: ast.CriteriaSet = cat.get(set_ref)
+    cs: ast.CriteriaSet = _job(set_ref, catalog, mapping_ref, root, as_of, strict).cs
     files = [str(p) for p in export_files(folder)]
     if not files:
         raise LoadError("the folder holds no *.ndjson files of a Bulk Data export",
@@ -87,6 +90,7 @@ def screen_export_spark(set_ref: str, mapping_ref: str, folder: str | Path, *,
     records = grouped.flatMap(functools.partial(_mapped, args))
     schema = T.StructType([T.StructField("patient", T.StringType()),
                            *input_schema(cs).fields])
-    frame = spark.createDataFrame(records, schema=schema)
+    # kept once computed: the strict validation job and the result then share one mapping
+    frame = spark.createDataFrame(records, schema=schema).cache()
     program = compile_set(cs)
     return program.evaluate_batch(frame, backend="spark", strict=strict, id_field="patient")

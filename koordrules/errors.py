@@ -187,3 +187,10 @@ class CriteriaError(KoordError):
 
     def __str__(self) -> str:
         return "\n".join(str(d) for d in self.diagnostics)
+
+
+class NotEncodableError(KoordError):
+    """A construct the proof encoding (:mod:`koordrules.verify`) cannot decide exactly; the
+    sampled properties are used for it instead."""
+
+    code = "not_encodable"

@@ -32,6 +32,7 @@ from koordrules.errors import (
     InputProblem,
     KoordError,
     LoadError,
+    NotEncodableError,
     ParseError,
 )
 from koordrules.explain import render_text
@@ -65,6 +66,7 @@ __all__ = (
     "KoordError",
     "LoadError",
     "LocalText",
+    "NotEncodableError",
     "Outcome",
     "OutcomeRule",
     "Parameter",

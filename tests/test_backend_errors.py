@@ -59,12 +59,14 @@ def _no_marker(text: str) -> None:
         assert marker not in text
 
 
-@pytest.mark.parametrize("backend", ["polars", "duckdb"])
+@pytest.mark.parametrize("backend", ["polars", "duckdb", "spark"])
 @pytest.mark.parametrize("lenient", [False, True])
 def test_a_column_backend_failure_prints_no_value(files: tuple[Path, Path], backend: str,
                                                   lenient: bool) -> None:
     pytest.importorskip("polars")
     pytest.importorskip("duckdb")
+    if backend == "spark":
+        pytest.importorskip("pyspark")
     criteria, data = files
     argv = [sys.executable, "-m", "koordrules.cli", "eval", str(criteria), str(data),
             "--backend", backend, *(["--lenient"] if lenient else [])]
@@ -80,13 +82,13 @@ def _raise_with_values(*_: Any, **__: Any) -> Any:
                        "for code ZZMARKER777")
 
 
-@pytest.mark.parametrize("backend", ["python", "polars", "duckdb"])
+@pytest.mark.parametrize("backend", ["python", "polars", "duckdb", "spark"])
 def test_a_foreign_error_inside_any_backend_is_translated(
         files: tuple[Path, Path], backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The library raising inside the backend (DuckDB's execute, polars' collect, the
     compiled program) is simulated; the translation at the boundary is what is tested."""
     if backend != "python":
-        pytest.importorskip(backend)
+        pytest.importorskip("pyspark" if backend == "spark" else backend)
     module = __import__(f"koordrules.backends.{backend}", fromlist=["evaluate"])
     monkeypatch.setattr(module, "evaluate", _raise_with_values)
     criteria, data = files

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from koordrules.errors import Diagnostic, LoadError
 from koordrules.messages import schema_value, yaml_syntax
 from koordrules.span import Span
+from koordrules.textguard import describe, find_bidi, find_unsafe
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 50_000
@@ -155,7 +156,12 @@ class _Converter:
         return value
 
     def text(self, node: yaml.Node, value: str) -> str:
-        """``value`` with escaped surrogate pairs joined; an unpaired one is an error."""
+        """``value`` with escaped surrogate pairs joined; an unpaired one is an error, and so
+        is a control character written as an escape (``"\\e"``)."""
+        unsafe = find_unsafe(value)
+        if unsafe is not None:
+            raise self.fail(node, f"the text holds {describe(value[unsafe])}, which would "
+                            "change how the text is shown; remove it", "unsafe_character")
         if not _SURROGATE.search(value):
             return value
         try:
@@ -229,6 +235,20 @@ def _alias_free(node: yaml.Node) -> None:
             stack.extend(current.value)
 
 
+def _refuse_bidi(text: str, file: str | None) -> None:
+    """A bidirectional control anywhere (comments too) can make the file read differently
+    from what it says ("Trojan Source"); refuse it at its position."""
+    at = find_bidi(text)
+    if at is None:
+        return
+    line = text.count("\n", 0, at) + 1
+    column = at - text.rfind("\n", 0, at)
+    raise LoadError(f"the file holds {describe(text[at])}, which can make the text read "
+                    "differently from what it says; remove it",
+                    span=Span(file=file, line=line, column=column, end_line=line,
+                              end_column=column + 1), file=file, code="unsafe_character")
+
+
 def parse_yaml(text: str, *, file: str | None = None,
                raw_keys: Collection[str] = ("when",)) -> YamlDoc:
     """Parse YAML text into plain data with positions. Values under ``raw_keys`` stay text."""
@@ -236,6 +256,7 @@ def parse_yaml(text: str, *, file: str | None = None,
         raise LoadError(f"the file is larger than {MAX_FILE_BYTES} characters",
                         file=file, code="too_large")
     text = text.removeprefix("\ufeff")
+    _refuse_bidi(text, file)
     loader: _BoundedLoader | None = None
     try:
         loader = _BoundedLoader(text, file)  # the reader checks every character here

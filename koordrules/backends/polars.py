@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from koordrules import ast
 from koordrules.backends import Table, keep_name, require
 from koordrules.backends.lower import Lowered, Ops, balanced, levels, lower
+from koordrules.names import GENERATED_PREFIX
 
 if TYPE_CHECKING:
     import polars as pl
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
-PREFIX = "__koordrules_"
+PREFIX = GENERATED_PREFIX
 MASK = f"{PREFIX}missing"
 INDEX = f"{PREFIX}row"
 MASK_BITS = 63

@@ -30,12 +30,13 @@ from koordrules import ast
 from koordrules.backends import require
 from koordrules.backends.lower import Ops, balanced, levels, lower
 from koordrules.errors import KoordError
+from koordrules.names import GENERATED_PREFIX
 
 DIALECTS = ("duckdb", "spark", "postgres")
 NAME_BYTES = {"postgres": 63}
 """The longest identifier (UTF-8 bytes) a dialect keeps; PostgreSQL cuts longer ones silently
 (NAMEDATALEN - 1), so two long names could become one column."""
-PREFIX = "__koordrules_"
+PREFIX = GENERATED_PREFIX
 FIRST = f"{PREFIX}first"
 INT64 = (-(2**63), 2**63 - 1)
 DATES = (dt.date(1, 1, 1), dt.date(9999, 12, 31))

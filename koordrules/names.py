@@ -1,0 +1,152 @@
+"""One policy for the names a criteria set declares: inputs, parameters, criteria, outcomes.
+
+A name is read by people and by every backend, so two names must never look alike and no
+name may mean something else somewhere. :func:`name_problems` gives one diagnostic per
+problem, at the name:
+
+- ``name_not_normalised``: the name changes under Unicode NFKC (``ﬁ`` for ``fi``, full-width
+  letters); a reader and a record would not agree which name it is;
+- ``mixed_script``: letters from more than one script in one name (Latin ``A`` with Cyrillic
+  ``А``);
+- ``confusable_name``: two names that look the same (``A`` and Cyrillic ``А``, ``l`` and
+  ``I``) after the mapping in :data:`CONFUSABLES`;
+- ``case_clash``: two names that differ only in case (``x`` and ``X``): SQL, DuckDB and Spark
+  treat them as one column;
+- ``keyword_name``: a word of the expression language (``and``, ``true``); no expression could
+  refer to it;
+- ``reserved_name``: a name the batch backends generate themselves (``outcome``, ``missing``,
+  anything beginning with ``__koordrules_``);
+- ``name_too_long``: more than :data:`MAX_NAME_BYTES` bytes in UTF-8 (PostgreSQL cuts
+  identifiers there, so two long names could become one).
+
+Outcome ids are values in the results, not names in expressions or columns: they get the
+first three checks and the case check among themselves.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from koordrules.errors import Diagnostic
+from koordrules.grammar import get_parser
+from koordrules.span import Span
+
+MAX_NAME_BYTES = 63
+"""PostgreSQL's identifier limit (NAMEDATALEN - 1)."""
+
+GENERATED_PREFIX = "__koordrules_"
+"""Columns and variables the backends and the compiler generate begin with this."""
+
+RESULT_COLUMNS = ("outcome", "missing")
+"""Columns of a batch result next to one column per criterion."""
+
+CONFUSABLES = {
+    # Cyrillic and Greek letters drawn like Latin ones, and the Latin look-alikes among
+    # letters and digits (a subset of Unicode's confusables.txt, UTS #39 section 4)
+    **dict(zip("АВЕЅІЈКМНОРСТХУԁеһіјӏорԛсѕԝхуаь", "ABESIJKMHOPCTXYdehijlopqcswxyab",
+               strict=True)),
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧαιονρτυχ", "ABEZHIKMNOPTYXaiovptux", strict=True)),
+    "0": "o", "O": "o", "1": "l", "I": "l", "|": "l",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """A name as declared, with what it is (``input``, ``criterion`` …) and where."""
+
+    name: str
+    kind: str
+    span: Span | None
+
+
+@functools.cache
+def keywords() -> frozenset[str]:
+    """The words of the expression language, read from the grammar."""
+    return frozenset(
+        t.pattern.value for t in get_parser().terminals
+        if type(t.pattern).__name__ == "PatternStr" and t.pattern.value.isalpha())
+
+
+def skeleton(name: str) -> str:
+    """What a name looks like: NFKC, look-alike letters mapped, case folded."""
+    text = unicodedata.normalize("NFKC", name)
+    return "".join(CONFUSABLES.get(c, c) for c in text).casefold()
+
+
+def _script(char: str) -> str | None:
+    if not char.isalpha():
+        return None
+    word = unicodedata.name(char, "UNKNOWN").split()[0]
+    return "CJK" if word in ("CJK", "HIRAGANA", "KATAKANA") else word
+
+
+def _one(name: str, kind: str, *, expression_name: bool) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    normal = unicodedata.normalize("NFKC", name)
+    if normal != name:
+        found.append(("name_not_normalised",
+                      f"the {kind} name {name!r} is written with compatibility characters; "
+                      f"write {normal!r}"))
+    scripts = sorted({s for s in map(_script, name) if s is not None})
+    if len(scripts) > 1:
+        found.append(("mixed_script",
+                      f"the {kind} name {name!r} mixes letters of several scripts "
+                      f"({', '.join(s.title() for s in scripts)}); write it in one script"))
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        found.append(("name_too_long",
+                      f"the {kind} name {name[:20]!r}… is longer than {MAX_NAME_BYTES} bytes; "
+                      "shorten it"))
+    if not expression_name:
+        return found
+    if name in keywords():
+        found.append(("keyword_name",
+                      f"{name!r} is a word of the expression language and cannot name "
+                      f"{_article(kind)}; choose another name"))
+    if name in RESULT_COLUMNS or name.startswith(GENERATED_PREFIX):
+        found.append(("reserved_name",
+                      f"{name!r} is reserved for the columns koordrules generates and cannot "
+                      f"name {_article(kind)}; choose another name"))
+    return found
+
+
+def _article(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def _pairs(group: Sequence[Declared]) -> Iterable[Diagnostic]:
+    """Case-clashing or look-alike names: one error at each later one, naming the first."""
+    by_case: dict[str, Declared] = {}
+    by_look: dict[str, Declared] = {}
+    for d in group:
+        folded = unicodedata.normalize("NFKC", d.name).casefold()
+        other = by_case.setdefault(folded, d)
+        if other is not d and other.name != d.name:
+            yield Diagnostic("error", "case_clash",
+                             f"the {d.kind} name {d.name!r} differs from the {other.kind} "
+                             f"name {other.name!r} only in case; SQL and Spark would read "
+                             "them as one column — rename one", d.span)
+            continue
+        other = by_look.setdefault(skeleton(d.name), d)
+        if other is not d and other.name != d.name:
+            yield Diagnostic("error", "confusable_name",
+                             f"the {d.kind} name {d.name!r} looks like the {other.kind} name "
+                             f"{other.name!r} (look-alike letters from another script, or "
+                             "l/I/1, O/0); rename one", d.span)
+
+
+def name_problems(names: Iterable[Declared], outcomes: Iterable[Declared] = ()
+                  ) -> list[Diagnostic]:
+    """Every problem with the declared names (inputs, parameters, criteria share one name
+    space) and the outcome ids."""
+    problems: list[Diagnostic] = []
+    declared, ids = list(names), list(outcomes)
+    for group, in_expressions in ((declared, True), (ids, False)):
+        for d in group:
+            problems += [Diagnostic("error", code, message, d.span)
+                         for code, message in _one(d.name, d.kind,
+                                                   expression_name=in_expressions)]
+        problems += _pairs(group)
+    return problems

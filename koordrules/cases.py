@@ -34,6 +34,7 @@ from koordrules.errors import CriteriaError, Diagnostic, KoordError
 from koordrules.explain import node_lines, show_value
 from koordrules.inputs import check_value
 from koordrules.result import Result
+from koordrules.textguard import lines_text
 from koordrules.yamldoc import YamlDoc, parse_yaml, read_yaml, validate
 
 CASES_SUFFIX = ".cases.yaml"
@@ -408,7 +409,7 @@ def render_failure(run: CaseResult, *, lang: str = "nb") -> str:
                        f"got {_word(m.actual)}")
     trace = run.result.trace if run.result else None
     if trace is None:
-        return "\n".join(out) + "\n"
+        return lines_text(out)
     differing = {m.name for m in run.mismatches if m.what == "criterion"}
     outcome_differs = any(m.what in ("outcome", "missing") for m in run.mismatches)
     for c in trace.criteria:
@@ -426,4 +427,4 @@ def render_failure(run: CaseResult, *, lang: str = "nb") -> str:
             out.append(f"    {i}. {r.outcome}: {condition} → {show_value(r.value, lang)}{mark}")
             if r.expression is not None and (r.outcome in focus or r.value is None):
                 out += node_lines(r.expression, lang, 4)[1:]
-    return "\n".join(out) + "\n"
+    return lines_text(out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from koordrules.result import Result
+from koordrules.textguard import lines_text
 from koordrules.trace import TraceNode
 
 _WORDS = {
@@ -68,7 +69,7 @@ def render_text(result: Result, *, lang: str = "nb") -> str:
     trace = result.trace
     if trace is None:
         out.append(f"outcome: {result.outcome}")
-        return "\n".join(out) + "\n"
+        return lines_text(out)
     out += [trace.sentence.get(lang), ""]
     out.append(w["criteria"] + (f" {w['redacted']}" if trace.redacted else ""))
     own = f"{ref.id}@{ref.version}"
@@ -95,4 +96,5 @@ def render_text(result: Result, *, lang: str = "nb") -> str:
         out += ["", f"{w['missing']}: {', '.join(result.missing)}"]
     if result.warnings:
         out += ["", f"{w['warnings']}:"] + [f"  - {m}" for m in result.warnings]
-    return "\n".join(out) + "\n"
+    return lines_text(out)
+

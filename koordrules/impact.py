@@ -28,6 +28,7 @@ from koordrules.engine import evaluate
 from koordrules.errors import InputError, KoordError
 from koordrules.records import read_records
 from koordrules.result import Result
+from koordrules.textguard import lines_text
 
 UNDETERMINED = "undetermined"
 MISSING_GROUP = "(missing)"
@@ -435,7 +436,7 @@ def render_impact(report: ImpactReport, *, limit: int = 20) -> str:
                 "out:"]
         out += [f"  record {p.record} ({p.side}): {p.code}: {p.message}"
                 for p in report.problems[:limit]]
-    return "\n".join(out) + "\n"
+    return lines_text(out)
 
 
 def _word(value: bool | None) -> str:
@@ -465,4 +466,4 @@ def render_summary(summary: OutcomeSummary) -> str:
         out += ["", f"{len(summary.problems)} record(s) could not be evaluated and are left "
                 "out:"]
         out += [f"  record {p.record}: {p.code}: {p.message}" for p in summary.problems[:20]]
-    return "\n".join(out) + "\n"
+    return lines_text(out)

@@ -56,3 +56,10 @@ def describe(char: str) -> str:
     kind = ("a bidirectional control" if char in BIDI_CONTROLS
             else "a line separator" if char in "\u2028\u2029" else "a control character")
     return f"U+{ord(char):04X} ({kind})"
+
+
+def lines_text(lines: list[str]) -> str:
+    """Lines of a text report, each ended by a newline. A newline, ESC or bidi control inside
+    a line came from a record or a file; it is written as ``\\uXXXX`` and cannot forge a
+    line."""
+    return "".join(escape(line, one_line=True) + "\n" for line in lines)

@@ -27,13 +27,13 @@ criteria:
   High:
     title: High score
     when: score >= limit
-  Urgent:
-    title: Urgent
+  Acute:
+    title: Acute
     when: urgent
 outcomes:
   - id: act
     title: Act
-    when: High or Urgent
+    when: High or Acute
   - id: wait
     title: Wait
     otherwise: true
@@ -113,20 +113,20 @@ def test_each_set_sees_only_its_declared_inputs() -> None:
     r = koordrules.diff(OLD, narrow, [{"score": 1, "urgent": True, "ward": "x"}])
     assert r.problems == () and r.count("act", "wait") == 1
     (change,) = r.changed_records
-    assert [(x.name, x.old, x.new) for x in change.criteria] == [("Urgent", True, False)]
+    assert [(x.name, x.old, x.new) for x in change.criteria] == [("Acute", True, False)]
 
 
 def test_criteria_present_in_one_set_only_are_reported() -> None:
     other = load_text(SET.format(version="3.0.0", limit=5)
-                      .replace("  Urgent:", "  Flag:").replace("    when: urgent",
+                      .replace("  Acute:", "  Flag:").replace("    when: urgent",
                                                                "    when: not urgent")
-                      .replace("High or Urgent", "High or Flag"))
+                      .replace("High or Acute", "High or Flag"))
     r = koordrules.diff(OLD, other, [{"score": 1, "urgent": True}, {"score": 9}])
     assert r.changed == 1
     (change,) = r.changed_records
     assert [(x.name, x.old, x.new, x.only_in) for x in change.criteria] == [
-        ("Urgent", True, None, "old"), ("Flag", None, False, "new")]
-    assert "Urgent: true → unknown (only in old)" in render_impact(r)
+        ("Acute", True, None, "old"), ("Flag", None, False, "new")]
+    assert "Acute: true → unknown (only in old)" in render_impact(r)
 
 
 def test_records_that_do_not_fit_are_left_out_and_listed() -> None:

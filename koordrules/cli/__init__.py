@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TextIO, cast
 
 import koordrules
 from koordrules import KoordError
 from koordrules.cli import cases, evaluate, explain, files, impact
-from koordrules.cli.common import EXIT_OK, EXIT_PROBLEMS
+from koordrules.cli.common import EXIT_OK, EXIT_PROBLEMS, SafeStream
 
 __all__ = ["build_parser", "main"]
 
@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     """Run the command line; returns the exit code."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    # everything written goes through the escaping stream (koordrules/textguard.py)
+    out = cast(TextIO, SafeStream(out or sys.stdout))
+    err = cast(TextIO, SafeStream(err or sys.stderr))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -11,11 +11,35 @@ from typing import Any, TextIO, TypeAlias
 import koordrules
 from koordrules import Catalog, CriteriaSet, KoordError
 from koordrules.records import read_records
+from koordrules.textguard import escape
 
 # what ``add_subparsers`` returns; each command module's ``register`` takes it
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class SafeStream:
+    """A text stream that writes control characters, bidi controls and line separators as
+    ``\\uXXXX`` (tabs and newlines pass), so nothing from a file or a record reaches the
+    terminal as a command. JSON stays the same data: ``\\uXXXX`` is its own escape."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        return self.inner.write(escape(text))
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def label(value: object) -> str:
+    """A record id or other value shown inside a line of text: on one line, escaped."""
+    return escape(str(value), one_line=True)
 
 
 def resolve_set(ref: str, catalog: str | None = None, *, unlocked: bool = False

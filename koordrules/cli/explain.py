@@ -14,6 +14,7 @@ from koordrules.cli.common import (
     EXIT_USAGE,
     Subparsers,
     add_record_options,
+    label,
     record_results,
     resolve_set,
 )
@@ -28,9 +29,9 @@ def _explain_html(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: T
     results: list[tuple[str | None, Result]] = []
     for number, record, result in record_results(args, cs, trace=True, err=err):
         if isinstance(result, Result):
-            label = (str(record[args.id_field]) if args.id_field and record is not None
-                     and args.id_field in record else str(number))
-            results.append((label, result))
+            name = (label(record[args.id_field]) if args.id_field and record is not None
+                    and args.id_field in record else str(number))
+            results.append((name, result))
         else:
             failed += 1
             print(f"{args.input}: record {number}: {result.code}: {result.message}", file=err)
@@ -59,7 +60,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print("-" * 72, file=out)
         first = False
         if args.id_field and record is not None and args.id_field in record:
-            print(f"record {record[args.id_field]}", file=out)
+            print(f"record {label(record[args.id_field])}", file=out)
         if isinstance(result, Result):
             out.write(render_text(result, lang=args.lang))
         else:
@@ -129,7 +130,7 @@ def _reexplain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"{args.input}: record {number}: {ex.code}: {ex.message}", file=err)
             continue
         if rid is not None:
-            print(f"record {rid}", file=out)
+            print(f"record {label(rid)}", file=out)
         print(f"Re-explained under {cs.key}, the version the stored result names; every "
               "stored field verified (sha256 of the set included).", file=out)
         out.write(render_text(result, lang=args.lang))

@@ -563,7 +563,8 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_surface(name: str, examples: int, seed: int, *, max_findings: int = 20) -> Stats:
+def run_surface(name: str, examples: int, seed: int, *, max_findings: int = 20,
+                progress: int = 0) -> Stats:
     """Run ``examples`` inputs of surface ``name``; every finding is kept (up to a limit)."""
     surface = SURFACES[name]
     stats = Stats(name, seed)
@@ -597,6 +598,10 @@ def run_surface(name: str, examples: int, seed: int, *, max_findings: int = 20) 
                 break
             if len(stats.findings) >= max_findings:
                 break
+            if progress and stats.inputs % progress == 0:
+                stats.seconds = time.perf_counter() - started
+                stats.peak_rss_mb = _peak_rss_mb()
+                print(json.dumps(stats.summary()), file=sys.stderr, flush=True)
     finally:
         signal.signal(signal.SIGALRM, previous)
         stats.seconds = time.perf_counter() - started
@@ -611,11 +616,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", help="append one JSON line per surface to this file")
+    parser.add_argument("--progress", type=int, default=0, metavar="N",
+                        help="print the figures so far to standard error every N inputs")
     args = parser.parse_args(argv)
     names = sorted(SURFACES) if args.all else (args.surface or [])
     failed = 0
     for name in names:
-        stats = run_surface(name, args.examples, args.seed)
+        stats = run_surface(name, args.examples, args.seed, progress=args.progress)
         line = json.dumps(stats.summary(), ensure_ascii=True)
         print(line, flush=True)
         if args.report:

@@ -16,8 +16,6 @@ problem, at the name:
   refer to it;
 - ``reserved_name``: a name the batch backends generate themselves (``outcome``, ``missing``,
   anything beginning with ``__koordrules_``);
-- ``name_too_long``: more than :data:`MAX_NAME_BYTES` bytes in UTF-8 (PostgreSQL cuts
-  identifiers there, so two long names could become one).
 
 Outcome ids are values in the results, not names in expressions or columns: they get the
 first three checks and the case check among themselves.
@@ -33,9 +31,6 @@ from dataclasses import dataclass
 from koordrules.errors import Diagnostic
 from koordrules.grammar import get_parser
 from koordrules.span import Span
-
-MAX_NAME_BYTES = 63
-"""PostgreSQL's identifier limit (NAMEDATALEN - 1)."""
 
 GENERATED_PREFIX = "__koordrules_"
 """Columns and variables the backends and the compiler generate begin with this."""
@@ -95,10 +90,6 @@ def _one(name: str, kind: str, *, expression_name: bool) -> list[tuple[str, str]
         found.append(("mixed_script",
                       f"the {kind} name {name!r} mixes letters of several scripts "
                       f"({', '.join(s.title() for s in scripts)}); write it in one script"))
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        found.append(("name_too_long",
-                      f"the {kind} name {name[:20]!r}… is longer than {MAX_NAME_BYTES} bytes; "
-                      "shorten it"))
     if not expression_name:
         return found
     if name in keywords():

@@ -76,14 +76,6 @@ def test_generated_column_names_are_reserved(name: str) -> None:
     assert [(c, ln) for c, _, ln, _ in errors] == [("reserved_name", 4)]
 
 
-def test_name_over_63_bytes_is_refused() -> None:
-    long = "å" * 32  # 64 bytes in UTF-8, 32 characters
-    errors = _errors(_set(["x"], [long]))
-    assert [c for c, *_ in errors] == ["name_too_long"]
-    short = "a" * 63
-    load_text(_set(["x"], [short]), file="names.yaml")
-
-
 def test_compatibility_characters_in_a_name_are_refused() -> None:
     errors = _errors(_set(["x"], ["\ufb01lter"]))  # the ligature ﬁ
     assert [c for c, *_ in errors] == ["name_not_normalised"]

@@ -214,7 +214,13 @@ def locked_bases(path: str | Path) -> dict[str, str]:
     start = Path(path).resolve()
     folders = [start, *start.parents] if start.is_dir() else list(start.parents)
     lock = next((f / LOCK_FILE for f in folders if (f / LOCK_FILE).is_file()), None)
-    if lock is None:
+    return _lock_field(lock, "base")
+
+
+def _lock_field(lock: Path | None, name: str) -> dict[str, str]:
+    """``id@version`` → the text field ``name`` of each entry of a lock file (no file, or a
+    file that does not read: empty)."""
+    if lock is None or not lock.is_file():
         return {}
     try:
         doc = read_yaml(lock, raw_keys=())
@@ -223,8 +229,8 @@ def locked_bases(path: str | Path) -> dict[str, str]:
     sets = doc.data.get("sets") if isinstance(doc.data, Mapping) else None
     if not isinstance(sets, Mapping):
         return {}
-    return {str(key): entry["base"] for key, entry in sets.items()
-            if isinstance(entry, Mapping) and isinstance(entry.get("base"), str)}
+    return {str(key): entry[name] for key, entry in sets.items()
+            if isinstance(entry, Mapping) and isinstance(entry.get(name), str)}
 
 
 def catalog_root(path: str | Path) -> Path:
@@ -261,18 +267,7 @@ def load(path: str | Path) -> ast.CriteriaSet:
 
 def locked_hashes(root: str | Path) -> dict[str, str]:
     """``id@version`` → sha256 for every set in ``root``'s own lock file (none: empty)."""
-    lock = Path(root) / LOCK_FILE
-    if not lock.is_file():
-        return {}
-    try:
-        doc = read_yaml(lock, raw_keys=())
-    except KoordError:
-        return {}
-    sets = doc.data.get("sets") if isinstance(doc.data, Mapping) else None
-    if not isinstance(sets, Mapping):
-        return {}
-    return {str(key): entry["sha256"] for key, entry in sets.items()
-            if isinstance(entry, Mapping) and isinstance(entry.get("sha256"), str)}
+    return _lock_field(Path(root) / LOCK_FILE, "sha256")
 
 
 @functools.cache

@@ -68,6 +68,8 @@ def test_every_input_kind_streams_in_chunks_to_the_interpreters_rows(
               pa.RecordBatchReader.from_batches(frame.to_arrow().schema,
                                                 frame.to_arrow().to_batches(500)),
               jsonl, csv, iter(records)]
+    duckdb = pytest.importorskip("duckdb")
+    inputs.append(duckdb.sql(f"SELECT * FROM read_parquet('{path}')"))  # DuckDB reads it
     for data in inputs:
         chunks: list[Any] = []
         seen: list[Progress] = []
@@ -127,6 +129,11 @@ def test_bad_rows_are_reported_with_their_numbers_skipped_and_counted(
     with pytest.raises(InputError) as info:
         evaluate_stream(PROGRAM, path, [].append, backend=backend, id_field="pid")
     assert info.value.message.startswith("row 10:")
+    target = tmp_path / "stopped.parquet"  # a run that stops leaves no file behind
+    with pytest.raises(InputError):
+        evaluate_stream(PROGRAM, path, target, backend=backend, id_field="pid",
+                        chunk_size=5)
+    assert list(tmp_path.glob("*stopped*")) == []
     # a table: the bad value found column-wise, the row then found and left out
     frame = pl.DataFrame(records[:50]).with_columns(
         pl.when(pl.int_range(pl.len()) == 41).then(-marker).otherwise(
@@ -159,14 +166,16 @@ def test_a_wrong_column_stops_the_run_and_options_are_checked(
     assert info.value.code == "unsupported_file"
 
 
-def test_evaluate_batch_takes_a_lazy_frame_and_a_batch_reader(
+def test_evaluate_batch_takes_a_lazy_frame_a_batch_reader_and_a_duckdb_relation(
         cohort: tuple[Path, list[dict[str, Any]]]) -> None:
     path, records = cohort
     pa = pytest.importorskip("pyarrow")
     table = pl.read_parquet(path).to_arrow()
     for backend in BACKENDS:
+        duckdb = pytest.importorskip("duckdb")
         for data in (pl.scan_parquet(path), pa.RecordBatchReader.from_batches(
-                table.schema, table.to_batches(1000))):
+                table.schema, table.to_batches(1000)),
+                duckdb.sql(f"SELECT * FROM read_parquet('{path}')")):
             result = PROGRAM.evaluate_batch(data, backend=backend, id_field="pid")
             assert _rows([result]) == _reference(records)
 

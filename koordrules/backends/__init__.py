@@ -82,10 +82,13 @@ def has(module: str) -> bool:
 
 
 def kind_of(data: Any) -> str:
-    """``records``, ``polars``, ``pandas``, ``arrow`` or ``file``."""
+    """``records``, ``polars``, ``pandas``, ``arrow``, ``duckdb`` (a relation: DuckDB
+    reading a file or a table itself) or ``file``."""
     if isinstance(data, str | Path):
         return "file"
     module = type(data).__module__
+    if module.startswith("duckdb") and hasattr(data, "to_arrow_reader"):
+        return "duckdb"
     if module.startswith("polars"):
         return "polars"
     if module.startswith("pandas"):
@@ -124,6 +127,9 @@ def iter_records(data: Any, cs: ast.CriteriaSet, *, strict: bool = True
             return
         for frame in data.iter_slices(8192):
             yield from frame.iter_rows(named=True)
+    elif kind == "duckdb":
+        for batch in data.to_arrow_reader(8192):
+            yield from batch.to_pylist()
     elif kind == "pandas":
         pa = require("pyarrow", "polars")
         yield from iter_records(pa.Table.from_pandas(data, preserve_index=False), cs)

@@ -55,6 +55,8 @@ def prepare(program: Program, data: Any, *, strict: bool = True,
         source = pq.read_table(data)
     elif kind == "polars":
         source = (data.collect() if hasattr(data, "collect") else data).to_arrow()
+    elif kind == "duckdb":
+        source = data.to_arrow_table()
     elif kind == "pandas":
         source = pa.Table.from_pandas(data, preserve_index=False)
     elif kind == "arrow":

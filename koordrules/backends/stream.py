@@ -8,6 +8,8 @@ as they go, so memory is bounded by the chunk size and not by the cohort.
   a CSV or JSON lines file (one record at a time),
 * a polars ``LazyFrame`` (``scan_parquet``, ``scan_csv``, … collected in batches) or
   DataFrame, a pyarrow Table, a ``RecordBatchReader`` or an iterable of record batches,
+* a DuckDB relation (``duckdb.read_parquet(...)``, ``con.sql("SELECT … FROM 'x.csv'")``),
+  DuckDB reading the file itself and handing over Arrow batches,
 * a list or any iterable of record dicts,
 
 evaluates each chunk on ``backend`` (python, polars or duckdb; the results are those of
@@ -198,6 +200,7 @@ class _Background:
         self.q: queue.Queue[Any] = queue.Queue(maxsize=1)
         self.stop = threading.Event()
         self.error: BaseException | None = None
+        self.done = False
         self.thread = threading.Thread(target=self._work, name="koordrules-write",
                                        daemon=True)
         self.thread.start()
@@ -230,15 +233,18 @@ class _Background:
         """Write what is queued, close the file, raise the writer's error if any."""
         _put(self.q, _END, self.stop)
         self.thread.join()
+        if self.error is not None:
+            self.writer.discard()
+            raise self.error
         self.writer.close()
-        self._raise()
+        self.done = True
 
     def abandon(self) -> None:
-        """After an error: stop the thread and close the file."""
-        if self.thread.is_alive():
+        """After an error: stop the thread and remove the partial file."""
+        if not self.done:
             self.stop.set()
             self.thread.join()
-            self.writer.close()
+            self.writer.discard()
 
 
 # A chunk: an Arrow table of rows (with the number of its first row), or numbered records.
@@ -279,6 +285,8 @@ def _chunks(program: Program, data: Any, strict: bool, ignore: frozenset[str],
     elif kind == "polars":
         total = data.height
         batches = (frame.to_arrow() for frame in data.iter_slices(size))
+    elif kind == "duckdb":  # DuckDB reads the file (or runs the query) batch by batch
+        batches = data.to_arrow_reader(size)
     elif kind == "pandas":
         table = pa.Table.from_pandas(data, preserve_index=False)
         total = table.num_rows
@@ -478,9 +486,12 @@ class OutputFile:
                              f"{path.name!r} has none of these suffixes",
                              code="unsupported_file")
         self.path, self.suffix = path, suffix
+        # written under a temporary name, renamed when complete: a run that fails leaves
+        # no file that looks like a whole result
+        self.partial = path.with_name(f".{path.name}.partial")
         self.parquet: Any = None
         self.schema: Any = None
-        self.file = None if suffix == ".parquet" else path.open("wb")
+        self.file = None if suffix == ".parquet" else self.partial.open("wb")
         self.first = True
 
     def __call__(self, frame: pl.DataFrame) -> None:
@@ -494,7 +505,8 @@ class OutputFile:
                 # dictionaries for the few distinct outcomes and input names only: ids
                 # are distinct, and trying a dictionary on them costs more than the rest
                 self.parquet = pq.ParquetWriter(
-                    self.path, self.schema, use_dictionary=["outcome", "missing.list.element"])
+                    self.partial, self.schema,
+                    use_dictionary=["outcome", "missing.list.element"])
             elif table.schema != self.schema:
                 table = _cast(table, self.schema)
             self.parquet.write_table(table)
@@ -507,13 +519,24 @@ class OutputFile:
             frame.write_ndjson(self.file)
         self.first = False
 
-    def close(self) -> None:
+    def _shut(self) -> None:
         if self.parquet is not None:
             self.parquet.close()
-        elif self.suffix == ".parquet":  # no rows: an empty file with no columns is no file
-            pass
+            self.parquet = None
         if self.file is not None:
             self.file.close()
+            self.file = None
+
+    def close(self) -> None:
+        """Finish the file and give it its name (Parquet with no rows: no file)."""
+        self._shut()
+        if self.partial.exists():
+            self.partial.replace(self.path)
+
+    def discard(self) -> None:
+        """After an error: remove what was written."""
+        self._shut()
+        self.partial.unlink(missing_ok=True)
 
 
 def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:

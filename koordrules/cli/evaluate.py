@@ -186,9 +186,12 @@ def _eval_export(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Te
         summary = screen_export(cs, mapping, args.input, sink, as_of=as_of,
                                 strict=not args.lenient, workers=args.workers,
                                 on_problem=report)
-    finally:
+    except BaseException:
         if writer is not None:
-            writer.close()
+            writer.discard()
+        raise
+    if writer is not None:
+        writer.close()
     print(f"koordrules eval: {summary.patients} patients screened, {summary.bad_lines} bad "
           f"lines, {summary.failed} patients not screened, {summary.unassigned} resources "
           "naming no patient of the export", file=err)

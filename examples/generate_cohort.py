@@ -46,7 +46,13 @@ FIELDS = [
     "municipal_services", "lacks_resource_persons",
     # variants
     "diagnosis_group", "ckd_stage", "inpatient_spinal_unit", "responsible_unit_clear",
+    # helse-vest/anbefaling-3-pasientens-valg (drawn from their own generator, so adding them
+    # left every other value as it was)
+    "has_course_coordinator", "patient_consents", "can_coordinate_self",
+    "patient_requests_new_assessment",
 ]
+#: the fields drawn by :func:`patient_say` (not by :func:`patient`)
+SAY_FIELDS = FIELDS[FIELDS.index("has_course_coordinator"):]
 
 #: the chance that a value is missing from the record (unknown), per field
 MISSING = {
@@ -116,10 +122,22 @@ def patient(rng: random.Random, number: int) -> dict[str, Any]:
         rec["ckd_stage"] = rng.choices([1, 2, 3, 4, 5], weights=[72, 17, 8, 2, 1])[0]
     rec["inpatient_spinal_unit"] = unit == "bergen-spinalenheten" and rng.random() < 0.7
     rec["responsible_unit_clear"] = rng.random() < 0.8 - 0.3 * c
-    for name in FIELDS[2:]:
+    for name in FIELDS[2:FIELDS.index("has_course_coordinator")]:
         if rng.random() < MISSING.get(name, DEFAULT_MISSING):
             rec[name] = None
     return rec
+
+
+def patient_say(rng: random.Random, rec: dict[str, Any]) -> None:
+    """The patient's say and a course coordinator: mostly not recorded (unknown), as when the
+    screening is done before the conversation with the patient."""
+    rec["has_course_coordinator"] = bool(rec["has_coordinator"]) and rng.random() < 0.3
+    asked = rng.random() < 0.35
+    rec["patient_consents"] = (rng.random() < 0.85) if asked else None
+    assessed = rng.random() < 0.4
+    rec["can_coordinate_self"] = (rng.random() < 0.25) if assessed else None
+    recorded = rng.random() < 0.15
+    rec["patient_requests_new_assessment"] = (rng.random() < 0.2) if recorded else None
 
 
 def cell(value: Any) -> str:
@@ -138,6 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     records = [patient(rng, n) for n in range(1, args.size + 1)]
+    say = random.Random(args.seed + 1)
+    for rec in records:
+        patient_say(say, rec)
     with (args.out / "cohort.jsonl").open("w", encoding="utf-8", newline="\n") as f:
         for rec in records:
             f.write(json.dumps({k: rec[k] for k in FIELDS}, ensure_ascii=False) + "\n")

@@ -64,25 +64,38 @@ def check_reachability(cs: ast.CriteriaSet, *, examples: int = DEFAULT_EXAMPLES,
 
     run_property("reachability", cs, sweep, examples=examples, seed=seed, evaluator=evaluator)
 
+    criteria = {c.name: c for c in cs.criteria}
+
+    def behind(names: set[str]) -> set[str]:
+        """``names`` and the criteria behind the criteria among them."""
+        read = set(names)
+        frontier = read & set(criteria)
+        while frontier:
+            name = frontier.pop()
+            more = ast.names(criteria[name].expr) & set(criteria) - read
+            read |= more
+            frontier |= more
+        return read
+
     def false_before(record: Mapping[str, Any], index: int) -> int:
         """How far a record is from letting rule ``index`` be reached: the rules before it that
-        are false (weighted), then the criteria those rules read that are false."""
+        are false (weighted), then the criteria the goal's own rule reads that are true, then
+        the other criteria those rules read that are false (a criterion both read counts for
+        the goal, so the search does not make the goal's criteria false to pass the rules
+        before it)."""
         interpreter = Interpreter(cs, validate_record(cs, record)[0])
         rules = [rule.when for rule in cs.rules[:index] if rule.when is not None]
         read: set[str] = set()
         for when in rules:
             read |= ast.names(when)
-        criteria = {c.name: c for c in cs.criteria}
-        frontier = read & set(criteria)
-        while frontier:  # the criteria behind those criteria
-            name = frontier.pop()
-            more = ast.names(criteria[name].expr) & set(criteria) - read
-            read |= more
-            frontier |= more
+        read = behind(read)
+        goal = cs.rules[index].when if index < len(cs.rules) else None
+        own = behind(ast.names(goal)) & set(criteria) if goal is not None else set()
         false_rules = sum(1 for when in rules if interpreter.evaluate(when) is False)
-        false_criteria = sum(1 for name in read & set(criteria)
+        true_own = sum(1 for name in own if interpreter.criterion(name) is True)
+        false_criteria = sum(1 for name in (read & set(criteria)) - own
                              if interpreter.criterion(name) is False)
-        return 1000 * false_rules + false_criteria
+        return 1000 * false_rules + 10 * true_own + false_criteria
 
     def searcher(goal: tuple[str, Any]) -> Callable[[st.DataObject], None]:
         def search(data: st.DataObject) -> None:

@@ -162,9 +162,16 @@ class _JsonStream:
         self.pos = 0
         self.line = 1
         self.eof = False
+        self.mark = 0  # newlines in text[:mark] are counted in mark_lines (each counted once)
+        self.mark_lines = 0
 
     def line_at(self, pos: int | None = None) -> int:
-        return self.line + self.text.count("\n", 0, self.pos if pos is None else pos)
+        pos = self.pos if pos is None else pos
+        if pos < self.mark:
+            return self.line + self.text.count("\n", 0, pos)
+        self.mark_lines += self.text.count("\n", self.mark, pos)
+        self.mark = pos
+        return self.line + self.mark_lines
 
     def more(self) -> bool:
         if self.eof:
@@ -173,9 +180,10 @@ class _JsonStream:
         if not chunk:
             self.eof = True
             return False
-        self.line += self.text.count("\n", 0, self.pos)
+        self.line = self.line_at(max(self.pos, self.mark))
+        self.line -= self.text.count("\n", self.pos, self.mark)
         self.text = self.text[self.pos:] + chunk
-        self.pos = 0
+        self.pos, self.mark, self.mark_lines = 0, 0, 0
         return True
 
     def peek(self) -> str:

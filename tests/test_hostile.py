@@ -251,6 +251,26 @@ def test_json_array_is_streamed_record_by_record(tmp_path: Path, set_path: Path,
     assert [n for n, _ in items] == list(range(1, 51))
 
 
+@pytest.mark.parametrize("chunk", [5, 64, 1 << 20])
+def test_json_array_errors_carry_their_line_across_chunks(tmp_path: Path, set_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          chunk: int) -> None:
+    # each newline is counted once (counting from the chunk start for every record made a
+    # 10 MB array take 480 µs a record; benchmarks/hostile_bench.py)
+    from koordrules import records
+
+    monkeypatch.setattr(records, "CHUNK", chunk)
+    rows: list[object] = [[] if i % 4 == 3 else {"x": i, "s": "a\nb"} for i in range(40)]
+    text = json.dumps(rows, indent=2)
+    path = _write(tmp_path, "r.json", text)
+    starts = [n + 1 for n, line in enumerate(text.splitlines())
+              if line.rstrip(",") in ("  {", "  []")]
+    items = _items(path, set_path)
+    assert len(items) == 40
+    bad = [(n, e.span.line) for n, e in items if isinstance(e, InputError) and e.span]
+    assert bad == [(i + 1, starts[i]) for i in range(3, 40, 4)]
+
+
 def test_json_array_syntax_error_keeps_the_records_before_it(tmp_path: Path,
                                                              set_path: Path) -> None:
     path = _write(tmp_path, "r.json", '[{"x": 1},\n {"x": 2}\n {"x": 3}]')

@@ -214,8 +214,9 @@ def _monotone(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
             yield _err("bad_property", f"monotone: unknown outcome {decl.outcome!r}", None)
         for name in decl.inputs:
             found = cs.input(name)
-            if found is None or found.type != "boolean":
-                yield _err("bad_property", f"monotone: {name!r} is not a boolean input", None)
+            if found is None or found.type not in ("boolean", "integer", "number"):
+                yield _err("bad_property", f"monotone: {name!r} is not a boolean, integer or "
+                           "number input", None)
 
 
 def check_set(cs: ast.CriteriaSet) -> list[Diagnostic]:

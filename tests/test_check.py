@@ -257,13 +257,16 @@ def test_warnings_are_not_computed_while_there_are_errors(make_set: MakeSet) -> 
     assert [d.code for d in diagnostics(make_set, text)] == ["unknown_name"]
 
 
-def test_monotone_declaration_must_name_boolean_inputs_and_known_outcomes(
+def test_monotone_declaration_must_name_boolean_or_numeric_inputs_and_known_outcomes(
     make_set: MakeSet,
 ) -> None:
     text = body(USES_ALL, rule("hit", "K")) + (
-        "monotone:\n  - outcome: nowhere\n    inputs: [flag, months]\n")
+        "monotone:\n  - outcome: nowhere\n    inputs: [flag, months, status]\n")
     diags = diagnostics(make_set, text)
     assert [(d.code, d.message) for d in diags] == [
         ("bad_property", "monotone: unknown outcome 'nowhere'"),
-        ("bad_property", "monotone: 'months' is not a boolean input"),
+        ("bad_property", "monotone: 'status' is not a boolean, integer or number input"),
     ]
+    fine = body(USES_ALL, rule("hit", "K")) + (
+        "monotone:\n  - outcome: hit\n    inputs: [flag, months]\n")
+    assert load(make_set(fine)).monotone[0].inputs == ("flag", "months")

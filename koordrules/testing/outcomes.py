@@ -18,7 +18,7 @@ from koordrules.testing.harness import (
     draw,
     run_property,
 )
-from koordrules.testing.strategies import records
+from koordrules.testing.strategies import input_values, records
 
 __all__ = (
     "check_determinism",
@@ -92,25 +92,43 @@ def check_monotonicity(cs: ast.CriteriaSet, *, examples: int = DEFAULT_EXAMPLES,
                        seed: int | None = None, evaluator: Evaluator = evaluate,
                        declarations: Sequence[ast.Monotonicity] | None = None) -> None:
     """Each ``monotone`` declaration of the set holds on complete records: with
-    ``direction: increasing``, turning any listed input from false to true never moves a record
-    out of the outcome (``decreasing``: from true to false)."""
+    ``direction: increasing``, turning any listed boolean input from false to true, or raising
+    a listed integer or number input, never moves a record out of the outcome
+    (``decreasing``: from true to false, or lowering the number)."""
     for decl in cs.monotone if declarations is None else declarations:
         low, high = (False, True) if decl.direction == "increasing" else (True, False)
-        pinned = {name: records(cs, fixed={name: low}) for name in decl.inputs}
+        pinned = {name: records(cs, fixed={name: low}) for name in decl.inputs
+                  if _type(cs, name) == "boolean"}
+        whole = records(cs)
 
         def body(data: st.DataObject, state: State, decl: ast.Monotonicity = decl,
                  low: bool = low, high: bool = high,
-                 pinned: dict[str, st.SearchStrategy[dict[str, Any]]] = pinned) -> None:
+                 pinned: dict[str, st.SearchStrategy[dict[str, Any]]] = pinned,
+                 whole: st.SearchStrategy[dict[str, Any]] = whole) -> None:
             name = data.draw(st.sampled_from(decl.inputs))
-            record = draw(data, state, cs, pinned[name])
+            record = draw(data, state, cs, pinned.get(name, whole))
             if evaluator(cs, record, trace=False).outcome != decl.outcome:
                 return
-            turned = {**record, name: high}
+            if name in pinned:
+                turned = {**record, name: high}
+                change = f"turning {name} from {str(low).lower()} to {str(high).lower()}"
+            else:
+                other = data.draw(input_values(cs, name))
+                before = record[name]
+                if other == before or (other > before) != (decl.direction == "increasing"):
+                    return
+                turned = {**record, name: other}
+                word = "raising" if other > before else "lowering"
+                change = f"{word} {name}"
             after = evaluator(cs, turned, trace=False).outcome
             if after != decl.outcome:
-                raise Violation(f"turning {name} from {str(low).lower()} to "
-                                f"{str(high).lower()} moves the record from {decl.outcome!r} "
+                raise Violation(f"{change} moves the record from {decl.outcome!r} "
                                 f"to {after!r}", record)
 
         run_property(f"monotonicity of {decl.outcome} ({decl.direction})", cs, body,
                      examples=examples, seed=seed, evaluator=evaluator)
+
+
+def _type(cs: ast.CriteriaSet, name: str) -> str | None:
+    decl = cs.input(name)
+    return None if decl is None else decl.type

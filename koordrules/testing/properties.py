@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any, TextIO
 
 from koordrules import ast
+from koordrules.setrelations import resolve_base as _resolve_base
 from koordrules.testing.harness import (
     DEFAULT_EXAMPLES,
     PropertyFailure,
@@ -40,25 +41,6 @@ __all__ = ("run_properties",)
 
 
 # --- running everything --------------------------------------------------------------------
-
-
-def _resolve_base(variant: ast.CriteriaSet,
-                  sets: Sequence[ast.CriteriaSet]) -> ast.CriteriaSet | None:
-    by_key = {cs.key: cs for cs in sets}
-    found: list[ast.Parameter | ast.InputDecl | ast.Criterion | ast.OutcomeRule] = [
-        *variant.parameters, *variant.inputs, *variant.criteria, *variant.outcomes]
-    origins = {x.origin for x in found if x.origin and x.origin != variant.key}
-    extends = variant.extends or ""
-    set_id, _, version = extends.partition("@")
-    for key in sorted(origins):
-        if key in by_key and key.partition("@")[0] == set_id:
-            return by_key[key]
-    if extends in by_key:
-        return by_key[extends]
-    same = [cs for cs in sets if cs.id == set_id and cs.key != variant.key]
-    if same and not version:
-        return same[-1]
-    return None
 
 
 def _declared_narrowing(cs: ast.CriteriaSet) -> list[str]:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from koordrules import ast
 from koordrules.engine import evaluate
 from koordrules.result import Result
+from koordrules.setrelations import knowledge_inputs, occurrences
 from koordrules.testing.harness import (
     DEFAULT_EXAMPLES,
     Evaluator,
@@ -34,43 +35,6 @@ __all__ = (
 EXHAUSTIVE_LIMIT = 128
 """Soundness enumerates every completion of a record's unknowns when there are at most this many."""
 
-_KNOWLEDGE = frozenset({"is_known", "coalesce"})
-
-
-# --- three-valued soundness ----------------------------------------------------------------
-
-
-def _occurrences(cs: ast.CriteriaSet) -> list[tuple[ast.Expr, ast.Expr | None]]:
-    """Every (node, parent) pair of every expression in the set."""
-    out: list[tuple[ast.Expr, ast.Expr | None]] = []
-    roots = [c.expr for c in cs.criteria] + [r.when for r in cs.rules if r.when is not None]
-    for root in roots:
-        stack: list[tuple[ast.Expr, ast.Expr | None]] = [(root, None)]
-        while stack:
-            node, parent = stack.pop()
-            out.append((node, parent))
-            stack.extend((child, node) for child in ast.children(node))
-    return out
-
-
-def knowledge_inputs(cs: ast.CriteriaSet) -> set[str]:
-    """Inputs read by ``is_known``/``coalesce``: for them "unknown" means "absent", so
-    completing them is not a refinement and soundness leaves them as they are."""
-    out: set[str] = set()
-    inputs = {i.name for i in cs.inputs}
-    criteria = {c.name: c.expr for c in cs.criteria}
-    for node, _ in _occurrences(cs):
-        if isinstance(node, ast.Call) and node.function in _KNOWLEDGE:
-            for arg in node.args:
-                names = ast.names(arg)
-                seen: set[str] = set()
-                while names - seen:  # follow criteria to the inputs behind them
-                    name = (names - seen).pop()
-                    seen.add(name)
-                    if name in criteria:
-                        names |= ast.names(criteria[name])
-                out |= names & inputs
-    return out
 
 
 def _is_constant(node: ast.Expr, params: set[str]) -> bool:
@@ -93,7 +57,7 @@ def covered_inputs(cs: ast.CriteriaSet) -> set[str]:
     params = {p.name for p in cs.parameters}
     out = {i.name for i in cs.inputs if i.type in ("boolean", "enum")}
     simple = {i.name for i in cs.inputs if i.type in ("integer", "number", "date", "string")}
-    for node, parent in _occurrences(cs):
+    for node, parent in occurrences(cs):
         if not isinstance(node, ast.Name) or node.name not in simple:
             continue
         ok = False
@@ -111,7 +75,7 @@ def covered_inputs(cs: ast.CriteriaSet) -> set[str]:
 
 def _used_inputs(cs: ast.CriteriaSet) -> set[str]:
     used: set[str] = set()
-    for node, _ in _occurrences(cs):
+    for node, _ in occurrences(cs):
         if isinstance(node, ast.Name):
             used.add(node.name)
     return used

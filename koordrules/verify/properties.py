@@ -11,15 +11,14 @@ apply).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from koordrules import ast
 from koordrules.engine import evaluate
 from koordrules.errors import NotEncodableError
-from koordrules.testing.relations import touched_items
-from koordrules.testing.soundness import knowledge_inputs
+from koordrules.setrelations import knowledge_inputs, touched_items
 from koordrules.values import Value
 from koordrules.verify.encode import Encoding, InputVar, Term
 from koordrules.verify.records import record_of, to_json
@@ -117,8 +116,8 @@ def prove_outcomes(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
             out.append(Proof("fires", o.id, False, f"no record reaches the outcome {o.id}: "
                              "every record is decided by a rule before it"))
             continue
-        rule = enc.rules[i]
-        can_true = witness([enc], rule.known, rule.value)
+        cond = enc.rules[i]
+        can_true = witness([enc], cond.known, cond.value)
         if can_true is None:
             out.append(Proof("constant", o.id, False, f"the condition of {o.id} can never be "
                              "true over the declared domains: the rule never fires"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import yaml
 
 from koordrules import ast
-from koordrules.testing.properties import _resolve_base
+from koordrules.setrelations import resolve_base
 from koordrules.verify.properties import (
     Proof,
     prove_equivalent,
@@ -56,7 +56,7 @@ def verify_sets(sets: Sequence[ast.CriteriaSet],
                 proofs.append(Proof("narrows", f"{cs.key} within {ref}", False,
                                     f"{ref} is not in the catalogue", decided=False))
         if cs.extends:
-            base = _resolve_base(cs, pool)
+            base = resolve_base(cs, pool)
             if base is not None:
                 proofs.append(prove_variant(base, cs))
         reports.append(SetReport(cs.key, tuple(proofs), time.perf_counter() - start))

@@ -117,7 +117,9 @@ def prove_outcomes(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
                              "every record is decided by a rule before it"))
             continue
         cond = enc.rules[i]
-        can_true = witness([enc], cond.known, cond.value)
+        earlier = z3.Or(*[enc.decided(r.id) for r in cs.rules[:i]])
+        can_true = (witness([enc], cond.known, cond.value, earlier) if i else None) or witness(
+            [enc], cond.known, cond.value)
         if can_true is None:
             out.append(Proof("constant", o.id, False, f"the condition of {o.id} can never be "
                              "true over the declared domains: the rule never fires"))

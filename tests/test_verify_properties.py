@@ -1,0 +1,194 @@
+"""Proved properties (koordrules.verify): every shipped set verifies clean, and sets that break
+each property fail with the expected counterexample, re-checked with the reference interpreter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("z3")
+
+import koordrules
+from koordrules import CriteriaSet
+from koordrules.verify.encode import Encoding
+from koordrules.verify.properties import (
+    Proof,
+    prove_criteria,
+    prove_equivalent,
+    prove_missing,
+    prove_monotone,
+    prove_narrows,
+    prove_outcomes,
+    prove_variant,
+)
+from koordrules.verify.report import verify_sets
+
+CATALOG = koordrules.Catalog.builtin()
+SHIPPED = list(CATALOG)
+A3 = CATALOG.get("helse-vest/anbefaling-3@1.0.1")
+A3_TEXT = Path(str(A3.file)).read_text(encoding="utf-8")
+PILOT = "helse-forde/pilot-2023@"
+
+
+def edited(*replacements: tuple[str, str]) -> CriteriaSet:
+    """A copy of Anbefaling 3 with each ``old`` text replaced by ``new`` (each must occur)."""
+    text = A3_TEXT
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    return koordrules.load_text(text, file="anbefaling-3-copy.yaml")
+
+
+def outcome(cs: CriteriaSet, record: dict[str, Any]) -> str | None:
+    return koordrules.evaluate(cs, record, trace=False).outcome
+
+
+def failing(proofs: list[Proof]) -> list[Proof]:
+    return [p for p in proofs if p.decided and not p.holds]
+
+
+# --- every shipped set --------------------------------------------------------------------
+
+
+def test_every_shipped_set_verifies_clean() -> None:
+    reports = verify_sets(SHIPPED)
+    assert [r.key for r in reports] == [cs.key for cs in SHIPPED]
+    for r in reports:
+        assert r.failures == [], (r.key, [p.message for p in r.failures])
+        assert r.undecided == [], (r.key, [p.message for p in r.undecided])
+        kinds = {p.property for p in r.proofs}
+        assert {"fires", "values", "missing"} <= kinds, r.key
+    proved = {p.property for r in reports for p in r.proofs}
+    assert {"monotone", "narrows", "variant"} <= proved
+
+
+def test_the_pilot_versions_are_proved_to_narrow() -> None:
+    wide = CATALOG.get(PILOT + "1.0.0")
+    for version in ("2.0.0", "2.1.0"):
+        proof = prove_narrows(CATALOG.get(PILOT + version), wide)
+        assert proof.holds and proof.decided, proof.message
+
+
+# --- sets that break a property -----------------------------------------------------------
+
+
+def test_a_false_narrows_gives_a_record_the_narrow_set_flags_and_the_wide_does_not() -> None:
+    wide, narrow = CATALOG.get(PILOT + "2.0.0"), CATALOG.get(PILOT + "1.0.0")
+    proof = prove_narrows(narrow, wide)
+    assert not proof.holds and proof.record is not None
+    assert outcome(narrow, proof.record) in {r.id for r in narrow.rules}
+    assert outcome(wide, proof.record) not in {r.id for r in wide.rules}
+    assert proof.cases[0]["inputs"] == proof.record
+
+
+def test_an_inverted_d_breaks_the_declared_numeric_monotonicity() -> None:
+    cs = edited(("when: involved_units >= min_units_involved",
+                 "when: involved_units < min_units_involved"),
+                ("      - situation_indicates_need\n",
+                 "      - situation_indicates_need\n      - involved_units\n"))
+    enc = Encoding(cs)
+    [proof] = prove_monotone(cs, enc)
+    assert not proof.holds
+    assert proof.record is not None and proof.other is not None
+    assert proof.record["involved_units"] < proof.other["involved_units"]
+    assert outcome(cs, proof.record) == "coordinator_likely"
+    assert outcome(cs, proof.other) != "coordinator_likely"
+    assert "raising involved_units" in proof.message
+    before, after = proof.cases
+    assert after["expect"] == {"outcome": "coordinator_likely"}
+    assert before["inputs"] == proof.record and after["inputs"] == proof.other
+    # the shipped D, declared monotone in involved_units too, is proved
+    fine = edited(("      - situation_indicates_need\n",
+                   "      - situation_indicates_need\n      - involved_units\n"))
+    assert all(p.holds for p in prove_monotone(fine, Encoding(fine)))
+
+
+def test_a_threshold_moved_from_ge_to_gt_is_found_at_the_boundary() -> None:
+    moved = edited(("involved_units >= min_units_involved", "involved_units > min_units_involved"))
+    proof = prove_equivalent(A3, moved)
+    assert not proof.holds and proof.record is not None
+    assert proof.record["involved_units"] == 2
+    assert outcome(A3, proof.record) != outcome(moved, proof.record)
+    # a pure refactor changes nothing
+    same = edited(("involved_units >= min_units_involved",
+                   "not (involved_units < min_units_involved)"),
+                  ("when: situation_indicates_need", "when: situation_indicates_need == true"))
+    assert prove_equivalent(A3, same).holds
+
+
+def test_a_rule_shadowed_by_an_earlier_rule_is_reported_with_a_record() -> None:
+    cs = edited(("  - id: not_indicated\n    otherwise: true",
+                 "  - id: all_four\n    when: A and B and C and D\n    title: Alle fire\n"
+                 "  - id: not_indicated\n    otherwise: true"))
+    proofs = failing(prove_outcomes(cs, Encoding(cs)))
+    assert [(p.property, p.subject) for p in proofs] == [("shadowed", "all_four")]
+    record = proofs[0].record
+    assert record is not None and outcome(cs, record) == "coordinator_likely"
+
+
+def test_a_condition_that_can_never_hold_on_its_declared_domain_is_constant() -> None:
+    cs = edited(("  has_coordinator:\n",
+                 "  clinical_frailty_scale:\n    type: integer\n    kind: data\n    min: 1\n"
+                 "    max: 9\n  has_coordinator:\n"),
+                ("  - id: not_indicated\n    otherwise: true",
+                 "  - id: frail\n    when: clinical_frailty_scale > 9\n    title: Skrøpelig\n"
+                 "  - id: not_indicated\n    otherwise: true"),
+                ("    when: situation_indicates_need\n",
+                 "    when: situation_indicates_need or clinical_frailty_scale > 9\n"))
+    enc = Encoding(cs)
+    rules = failing(prove_outcomes(cs, enc))
+    assert [(p.property, p.subject) for p in rules] == [("constant", "frail")]
+    criteria = failing(prove_criteria(cs, enc))
+    assert criteria == []  # C still reads situation_indicates_need
+    never = edited(("when: situation_indicates_need\n", "when: involved_units > 100\n"))
+    [c] = failing(prove_criteria(never, Encoding(never)))
+    assert (c.property, c.subject) == ("constant", "C")
+    assert "can never be true" in c.message
+
+
+WRONG_MISSING = """\
+id: test/wrong-missing
+version: 1.0.0
+title: A condition whose number cannot matter
+status: draft
+effective_from: 2024-01-01
+source:
+  document: Test document
+inputs:
+  x: {type: integer, kind: data, min: 0, max: 10}
+  flag: {type: boolean, kind: data}
+criteria:
+  K:
+    title: always when x is known
+    when: x > 5 or x <= 5
+outcomes:
+  - {id: hit, title: hit, when: K and flag}
+  - {id: rest, title: rest, otherwise: true}
+"""
+
+
+def test_a_missing_that_names_an_input_that_cannot_matter_is_refuted() -> None:
+    cs = koordrules.load_text(WRONG_MISSING, file="wrong-missing.yaml")
+    [proof] = prove_missing(cs, Encoding(cs))
+    assert not proof.holds and proof.subject == "x"
+    assert proof.record is not None and "x" not in proof.record
+    result = koordrules.evaluate(cs, proof.record, trace=False)
+    assert "x" in result.missing
+    # filling in x, whatever its value, gives the same outcome
+    outcomes = {outcome(cs, {**proof.record, "x": v}) for v in range(11)}
+    assert len(outcomes) == 1
+    [case] = proof.cases
+    assert "x" not in case["expect"]["missing"]
+
+
+def test_missing_is_proved_exact_for_anbefaling_3() -> None:
+    [proof] = prove_missing(A3, Encoding(A3))
+    assert proof.holds and proof.decided
+
+
+def test_a_variant_agrees_with_its_base_off_its_overrides() -> None:
+    variant = CATALOG.get("helse-bergen/spinalenheten@1.0.0")
+    proof = prove_variant(A3, variant)
+    assert proof.holds and proof.decided, proof.message

@@ -279,6 +279,7 @@ def _run(spec: dict[str, Any], tmp: Path, monkeypatch: pytest.MonkeyPatch) -> st
     shutil.copytree(ROOT / "examples", tmp / "examples")
     for step in [*spec["_setup"], spec]:
         for src, dst in step.get("copy", {}).items():
+            (tmp / dst).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(tmp / src, tmp / dst)
         for name, replacements in step.get("edit", {}).items():
             path = tmp / name

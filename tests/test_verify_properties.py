@@ -3,6 +3,8 @@ each property fail with the expected counterexample, re-checked with the referen
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ pytest.importorskip("z3")
 
 import koordrules
 from koordrules import CriteriaSet
+from koordrules.cli import main
 from koordrules.verify.encode import Encoding
 from koordrules.verify.properties import (
     Proof,
@@ -192,3 +195,46 @@ def test_a_variant_agrees_with_its_base_off_its_overrides() -> None:
     variant = CATALOG.get("helse-bergen/spinalenheten@1.0.0")
     proof = prove_variant(A3, variant)
     assert proof.holds and proof.decided, proof.message
+
+
+# --- koordrules verify ----------------------------------------------------------------------
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_verify_proves_a_shipped_set_by_reference() -> None:
+    code, out, err = _run("verify", "helse-vest/anbefaling-3@1.0.1")
+    assert code == 0
+    assert err.startswith("1 set(s) proved in ") and err.endswith(": all properties proved\n")
+    assert "ok   monotone: coordinator_likely increasing in high_treatment_intensity" in out
+
+
+def test_verify_fails_with_the_counterexample_and_writes_it_as_cases(tmp_path: Path) -> None:
+    folder = tmp_path / "helse-vest"
+    folder.mkdir()
+    text = A3_TEXT.replace("when: involved_units >= min_units_involved",
+                           "when: involved_units < min_units_involved").replace(
+        "      - situation_indicates_need\n",
+        "      - situation_indicates_need\n      - involved_units\n")
+    (folder / "anbefaling-3.yaml").write_text(text, encoding="utf-8")
+    code, out, err = _run("verify", str(folder), "--write-cases", str(folder))
+    assert code == 1
+    assert "FAIL monotone: coordinator_likely increasing in" in out
+    assert "raising involved_units from" in out
+    [written] = folder.glob("*.verify.cases.yaml")
+    assert written.name == "helse-vest-anbefaling-3-1.0.1.verify.cases.yaml"
+    assert f"wrote 2 case(s) to {written}" in err
+    # the written file is a case file `koordrules test` runs: the claim fails until D is fixed
+    code, out, _ = _run("test", str(written), "--catalog", str(folder),
+                        "--allow-incomplete-coverage")
+    assert code == 1
+    assert "monotont i involved_units: utgangspunktet" not in out
+    assert "FAIL" in out and "monotont i involved_units: involved_units endret" in out
+    code, out, _ = _run("verify", str(folder / "anbefaling-3.yaml"), "--format", "json")
+    [report] = json.loads(out)
+    [failed] = [p for p in report["proofs"] if not p["holds"]]
+    assert failed["property"] == "monotone" and failed["record"]["involved_units"] < 2

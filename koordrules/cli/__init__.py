@@ -17,7 +17,7 @@ from typing import TextIO, cast
 
 import koordrules
 from koordrules import KoordError
-from koordrules.cli import cases, evaluate, explain, files, impact
+from koordrules.cli import cases, evaluate, explain, files, impact, verify
 from koordrules.cli.common import EXIT_OK, EXIT_PROBLEMS, SafeStream
 
 __all__ = ["build_parser", "main"]
@@ -32,6 +32,7 @@ _COMMANDS = (
     files.register_lock,
     evaluate.register_sql,
     files.register_schema,
+    verify.register,
 )
 
 

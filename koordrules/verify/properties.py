@@ -400,8 +400,8 @@ def prove_missing(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
                           f"missing names {name}, but no value of it can change the outcome",
                           record=to_json(record),
                           cases=(_case(cs, f"missing skal ikke nevne {name}", record, expect),))]
-    return [Proof("missing", "missing", True, "missing names exactly the unknown inputs that "
-                  "can change the outcome, for every partial record")]
+    return [Proof("missing", "every partial record", True, "missing names exactly the unknown "
+                  "inputs that can change the outcome, for every partial record")]
 
 
 def prove_set(cs: ast.CriteriaSet) -> list[Proof]:

@@ -90,11 +90,11 @@ def render_proof(p: Proof, *, indent: str = "  ") -> list[str]:
 
 
 def render_reports(reports: Sequence[SetReport]) -> str:
-    """The text report: one line per proof, counterexamples and ready case entries."""
+    """The text report: one block per set, one line per proof that is not a plain "can be
+    reached", counterexamples and ready case entries (times: :func:`render_summary`)."""
     lines: list[str] = []
-    total = sum(r.seconds for r in reports)
     for r in reports:
-        lines.append(f"{r.key} (proved in {r.seconds:.2f} s)")
+        lines.append(r.key)
         for p in r.proofs:
             if p.holds and p.property in ("fires", "values") and not p.warning:
                 continue
@@ -105,8 +105,14 @@ def render_reports(reports: Sequence[SetReport]) -> str:
                      + (f", {len(r.undecided)} not decidable by the solver (the sampled "
                         "properties of `koordrules test --properties` apply)"
                         if r.undecided else ""))
-    failures = sum(len(r.failures) for r in reports)
-    lines.append(f"{len(reports)} set(s) in {total:.2f} s: "
-                 + (f"{failures} property failure(s)" if failures else "all properties proved"
-                    if not any(r.undecided for r in reports) else "no property refuted"))
     return "\n".join(lines) + "\n"
+
+
+def render_summary(reports: Sequence[SetReport]) -> str:
+    """One line: how many sets, how long the proofs took, and whether any property failed."""
+    total = sum(r.seconds for r in reports)
+    failures = sum(len(r.failures) for r in reports)
+    verdict = (f"{failures} property failure(s)" if failures
+               else "no property refuted" if any(r.undecided for r in reports)
+               else "all properties proved")
+    return f"{len(reports)} set(s) proved in {total:.2f} s: {verdict}\n"

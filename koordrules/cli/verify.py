@@ -46,18 +46,21 @@ def _selected(args: argparse.Namespace, out: TextIO) -> tuple[list[CriteriaSet],
             continue
         catalog = Catalog.scan(catalog_root(path, args.catalog))
         for d in catalog.diagnostics:
-            if d.severity == "error" and (
-                    is_under(d.span.file if d.span else d.file, path) if path.is_dir()
-                    else same_path(d.span.file if d.span else d.file or "", path)):
+            if d.severity == "error" and _inside((d.span.file if d.span else None) or d.file,
+                                                 path):
                 print(d, file=out)
                 errors += 1
-        targets += [cs for cs in catalog if (is_under(cs.file, path) if path.is_dir()
-                                              else same_path(cs.file or "", path))]
+        targets += [cs for cs in catalog if _inside(cs.file, path)]
         pool += catalog
     unique: dict[str, CriteriaSet] = {}
     for cs in targets:
         unique.setdefault(cs.key, cs)
     return list(unique.values()), pool, errors
+
+
+def _inside(file: str | None, path: Path) -> bool:
+    """``file`` is ``path`` or lies in the folder ``path``."""
+    return is_under(file, path) if path.is_dir() else same_path(file or "", path)
 
 
 def _file_name(key: str) -> str:

@@ -34,9 +34,12 @@ from koordrules.errors import (
     LoadError,
     NotEncodableError,
     ParseError,
+    UndecidedError,
 )
 from koordrules.explain import render_text
 from koordrules.impact import ImpactReport, diff
+from koordrules.indicators import IndicatorReport, load_indicators
+from koordrules.journal import JournalNote, journal_note, render_journal
 from koordrules.loader import load_text
 from koordrules.parser import parse_expression
 from koordrules.result import Result
@@ -60,9 +63,11 @@ __all__ = (
     "FhirPathError",
     "FhirVersionError",
     "ImpactReport",
+    "IndicatorReport",
     "InputDecl",
     "InputError",
     "InputProblem",
+    "JournalNote",
     "KoordError",
     "LoadError",
     "LocalText",
@@ -78,6 +83,7 @@ __all__ = (
     "SetRef",
     "Trace",
     "TraceNode",
+    "UndecidedError",
     "UnsupportedError",
     "__version__",
     "cache_info",
@@ -85,10 +91,13 @@ __all__ = (
     "decision_record",
     "diff",
     "evaluate",
+    "journal_note",
     "load",
+    "load_indicators",
     "load_text",
     "parse_expression",
     "read_log",
+    "render_journal",
     "render_text",
     "set_cache_budget",
     "verify_decision",

@@ -21,7 +21,8 @@ from koordrules.variants import Resolution, resolve_all
 from koordrules.yamldoc import read_yaml
 
 #: Files in a criteria tree that are not criteria sets.
-OTHER_SUFFIXES = (".cases.yaml", ".mapping.yaml", ".valueset.yaml")
+OTHER_SUFFIXES = (".cases.yaml", ".mapping.yaml", ".valueset.yaml", ".indicators.yaml",
+                  ".journal.yaml")
 
 
 def criteria_files(root: Path) -> list[Path]:

@@ -189,6 +189,12 @@ class CriteriaError(KoordError):
         return "\n".join(str(d) for d in self.diagnostics)
 
 
+class UndecidedError(KoordError):
+    """Something that needs a decided result (a journal note) was given an undecided one."""
+
+    code = "undecided"
+
+
 class NotEncodableError(KoordError):
     """A construct the proof encoding (:mod:`koordrules.verify`) cannot decide exactly; the
     sampled properties are used for it instead."""

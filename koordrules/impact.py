@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from koordrules import ast
 from koordrules.engine import evaluate
 from koordrules.errors import InputError, KoordError
+from koordrules.indicators import IndicatorFile, IndicatorReport, IndicatorTally, render_indicators
 from koordrules.records import read_records
 from koordrules.result import Result
 from koordrules.textguard import lines_text
@@ -133,6 +134,9 @@ class ImpactReport(_Model):
     groups: tuple[GroupImpact, ...] = ()
     changed_records: tuple[ChangedRecord, ...] = ()
     problems: tuple[RecordProblem, ...] = ()
+    indicators: tuple[IndicatorReport, ...] = ()
+    """The indicators asked for (``indicators=``), per unit, over the records both sets
+    evaluated (they count record fields, so they are the same under both sets)."""
 
     def count(self, old: str | None, new: str | None) -> int:
         """Records that went from ``old`` to ``new`` (``None`` = undetermined)."""
@@ -153,6 +157,8 @@ class OutcomeSummary(_Model):
     distribution: Distribution
     groups: tuple[GroupSummary, ...] = ()
     problems: tuple[RecordProblem, ...] = ()
+    indicators: tuple[IndicatorReport, ...] = ()
+    """The indicators asked for (``indicators=``), per unit, over the evaluated records."""
 
 
 def read_cohort(source: str | Path, sets: Sequence[ast.CriteriaSet], *,
@@ -273,6 +279,7 @@ def diff(
     id_field: str | None = None,
     flagged: Collection[str] | None = None,
     strict: bool = True,
+    indicators: IndicatorFile | None = None,
 ) -> ImpactReport:
     """Evaluate ``records`` under ``old`` and ``new`` and report what changed.
 
@@ -281,13 +288,14 @@ def diff(
     record in the list of changed records. ``flagged`` names the flagging outcomes (default:
     every outcome except the set's ``otherwise``). A record that does not fit a set's input
     declarations (with ``strict=False``: bad values become unknown) is left out and listed in
-    ``problems``.
+    ``problems``. ``indicators`` (an indicator file) adds its indicators per unit.
     """
     flags = (flagged_outcomes(old, flagged), flagged_outcomes(new, flagged))
     overall = _Side(old, new, flags)
     groups: dict[str, _Side] = {}
     changed: list[ChangedRecord] = []
     problems: list[RecordProblem] = []
+    counter = IndicatorTally(indicators) if indicators is not None else None
     for number, record in enumerate(records, start=1):
         rid = _ident(record, id_field)
         a, b = _run(old, record, strict), _run(new, record, strict)
@@ -302,6 +310,8 @@ def diff(
             continue
         group = _label(record, by)
         overall.add(a.outcome, b.outcome)
+        if counter is not None:
+            counter.add(record)
         if group is not None:
             groups.setdefault(group, _Side(old, new, flags)).add(a.outcome, b.outcome)
         if a.outcome != b.outcome:
@@ -318,6 +328,7 @@ def diff(
                                  changed=s.changed, transitions=_cells(old, new, s.transitions))
                      for g, s in sorted(groups.items())),
         changed_records=tuple(changed), problems=tuple(problems),
+        indicators=counter.reports() if counter is not None else (),
     )
 
 
@@ -329,12 +340,15 @@ def summarize(
     id_field: str | None = None,
     flagged: Collection[str] | None = None,
     strict: bool = True,
+    indicators: IndicatorFile | None = None,
 ) -> OutcomeSummary:
-    """The outcome distribution of ``records`` under ``cs``, overall and per ``by`` group."""
+    """The outcome distribution of ``records`` under ``cs``, overall and per ``by`` group;
+    with ``indicators`` (an indicator file), its indicators per unit."""
     flags = flagged_outcomes(cs, flagged)
     overall = _Tally(cs, flags)
     groups: dict[str, _Tally] = {}
     problems: list[RecordProblem] = []
+    counter = IndicatorTally(indicators) if indicators is not None else None
     for number, record in enumerate(records, start=1):
         result = _run(cs, record, strict)
         if isinstance(result, KoordError):
@@ -343,6 +357,8 @@ def summarize(
                                           message=result.message))
             continue
         overall.add(result.outcome)
+        if counter is not None:
+            counter.add(record)
         group = _label(record, by)
         if group is not None:
             groups.setdefault(group, _Tally(cs, flags)).add(result.outcome)
@@ -351,7 +367,8 @@ def summarize(
         distribution=overall.distribution(),
         groups=tuple(GroupSummary(group=g, distribution=t.distribution())
                      for g, t in sorted(groups.items())),
-        problems=tuple(problems))
+        problems=tuple(problems),
+        indicators=counter.reports() if counter is not None else ())
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -431,6 +448,7 @@ def render_impact(report: ImpactReport, *, limit: int = 20) -> str:
         if more:
             out.append(f"  … {more} more changed record(s) not shown "
                        "(use --limit, or --format json for all)")
+    out += render_indicators(report.indicators)
     if report.problems:
         out += ["", f"{len(report.problems)} record(s) could not be evaluated and are left "
                 "out:"]
@@ -462,6 +480,7 @@ def render_summary(summary: OutcomeSummary) -> str:
              str(g.distribution.undetermined),
              f"{g.distribution.flagged} ({_pct(g.distribution.flagged, g.distribution.total)})"]
             for g in summary.groups])
+    out += render_indicators(summary.indicators)
     if summary.problems:
         out += ["", f"{len(summary.problems)} record(s) could not be evaluated and are left "
                 "out:"]

@@ -18,7 +18,7 @@ from koordrules.cli.common import (
     record_results,
     resolve_set,
 )
-from koordrules.cli.impact import eval_summary
+from koordrules.cli.impact import add_indicator_options, eval_summary
 from koordrules.cli.progress import progress_bar
 
 
@@ -240,6 +240,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--flagged", metavar="OUTCOME", action="append",
                    help="with --summary: an outcome that counts as flagged (repeatable; "
                         "default: every outcome except the set's otherwise)")
+    add_indicator_options(p)
     p.set_defaults(run=_cmd_eval)
 
 

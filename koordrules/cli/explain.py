@@ -44,7 +44,23 @@ def _explain_html(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: T
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
+def _journal(args: argparse.Namespace, cs: CriteriaSet, result: Result) -> str:
+    """``--journal``: the journal note of a decided result (UndecidedError otherwise)."""
+    import datetime as dt
+
+    from koordrules.journal import journal_note, load_journal_template, render_journal
+
+    template = load_journal_template(args.journal_template) if args.journal_template else None
+    when = dt.datetime.fromisoformat(args.assessed_at) if args.assessed_at else None
+    return render_journal(journal_note(result, cs, template=template, lang=args.lang,
+                                       assessed_at=when))
+
+
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.journal and (args.result is not None or args.format == "html"):
+        print("koordrules explain: --journal is not available with --result or --format html",
+              file=err)
+        return EXIT_USAGE
     if args.result is not None and args.format == "html":
         print("koordrules explain: --format html is not available with --result", file=err)
         return EXIT_USAGE
@@ -61,7 +77,13 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         first = False
         if args.id_field and record is not None and args.id_field in record:
             print(f"record {label(record[args.id_field])}", file=out)
-        if isinstance(result, Result):
+        if isinstance(result, Result) and args.journal:
+            try:
+                out.write(_journal(args, cs, result))
+            except koordrules.UndecidedError as ex:
+                failed += 1
+                print(f"{args.input}: record {number}: {ex.code}: {ex.message}", file=err)
+        elif isinstance(result, Result):
             out.write(render_text(result, lang=args.lang))
         else:
             failed += 1
@@ -188,4 +210,14 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--format", choices=("text", "html"), default="text",
                    help="html: one self-contained page (decision tree, inputs, what is missing)")
     p.add_argument("-o", "--output", metavar="FILE", help="with --format html: write to FILE")
+    p.add_argument("--journal", action="store_true",
+                   help="print the journal note of each decided result (what the coordinator "
+                        "procedure says is documented, and the discharge-summary lines) "
+                        "instead of the explanation; an undecided record is an error")
+    p.add_argument("--journal-template", metavar="FILE",
+                   help="with --journal: a local template (*.journal.yaml) instead of the "
+                        "shipped one")
+    p.add_argument("--assessed-at", metavar="TIME",
+                   help="with --journal: the time of the assessment (ISO, e.g. "
+                        "2026-12-03T10:30), written in the note")
     p.set_defaults(run=_cmd_explain)

@@ -17,6 +17,7 @@ from koordrules.cli.common import (
     resolve_set,
     unknown_field,
 )
+from koordrules.indicators import IndicatorFile
 
 
 def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -28,8 +29,9 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     unreadable: list[int] = []
     fields: set[str] = set()
     records = _seen(cohort_records(args, [old, new], err, unreadable), fields)
-    report = diff(old, new, records, by=args.by,
-                  id_field=args.id_field, flagged=args.flagged, strict=not args.lenient)
+    report = diff(old, new, records, by=args.by, id_field=args.id_field,
+                  flagged=args.flagged, strict=not args.lenient,
+                  indicators=indicator_file(args))
     if args.by and args.by not in fields and report.total:
         print(unknown_field(args.by, fields), file=err)
         return EXIT_PROBLEMS
@@ -53,12 +55,38 @@ def eval_summary(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Te
     fields: set[str] = set()
     summary = summarize(cs, _seen(cohort_records(args, [cs], err, unreadable), fields),
                         by=args.by, id_field=args.id_field, flagged=args.flagged,
-                        strict=not args.lenient)
+                        strict=not args.lenient, indicators=indicator_file(args))
     if args.by and args.by not in fields and summary.distribution.total:
         print(unknown_field(args.by, fields), file=err)
         return EXIT_PROBLEMS
     out.write(render_summary(summary))
     return EXIT_PROBLEMS if unreadable or summary.problems else EXIT_OK
+
+
+def indicator_file(args: argparse.Namespace) -> IndicatorFile | None:
+    """``--indicators FILE``, else the catalogue's active indicator file (``--catalog``),
+    else the shipped one; ``None`` with ``--no-indicators``."""
+    from koordrules.indicators import builtin_indicators, indicator_files, load_indicators
+
+    if args.no_indicators:
+        return None
+    if args.indicators:
+        return load_indicators(args.indicators)
+    if getattr(args, "catalog", None):
+        local = [f for f in map(load_indicators, indicator_files(args.catalog))
+                 if f.status == "active"]
+        if local:
+            return local[-1]
+    return builtin_indicators()
+
+
+def add_indicator_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--indicators", metavar="FILE",
+                   help="the indicator file (*.indicators.yaml) whose indicators are shown "
+                        "per unit (default: the catalogue's, else the shipped "
+                        "helse-vest/indikatorar)")
+    p.add_argument("--no-indicators", action="store_true",
+                   help="leave the indicators out")
 
 
 def _file_catalog(*refs: str) -> str | None:
@@ -101,4 +129,5 @@ def register(sub: Subparsers) -> None:
                    help="changed records listed in text output (default 20)")
     p.add_argument("--lenient", action="store_true",
                    help="treat invalid values as unknown instead of leaving the record out")
+    add_indicator_options(p)
     p.set_defaults(run=_cmd_diff)

@@ -50,9 +50,11 @@ FIELDS = [
     # left every other value as it was)
     "has_course_coordinator", "patient_consents", "can_coordinate_self",
     "patient_requests_new_assessment",
+    # helse-vest/anbefaling-3-komplekse-behov (its own generator too)
+    "complex_needs",
 ]
 #: the fields drawn by :func:`patient_say` (not by :func:`patient`)
-SAY_FIELDS = FIELDS[FIELDS.index("has_course_coordinator"):]
+SAY_FIELDS = FIELDS[FIELDS.index("has_course_coordinator"):FIELDS.index("complex_needs")]
 
 #: the chance that a value is missing from the record (unknown), per field
 MISSING = {
@@ -140,6 +142,12 @@ def patient_say(rng: random.Random, rec: dict[str, Any]) -> None:
     rec["patient_requests_new_assessment"] = (rng.random() < 0.2) if recorded else None
 
 
+def complex_needs(rng: random.Random, rec: dict[str, Any]) -> None:
+    """The clinician's judgement of complex needs (seed 002's definition): mostly not made."""
+    assessed = rng.random() < 0.3
+    rec["complex_needs"] = (rng.random() < 0.2) if assessed else None
+
+
 def cell(value: Any) -> str:
     if value is None:
         return ""
@@ -159,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     say = random.Random(args.seed + 1)
     for rec in records:
         patient_say(say, rec)
+    judged = random.Random(args.seed + 2)
+    for rec in records:
+        complex_needs(judged, rec)
     with (args.out / "cohort.jsonl").open("w", encoding="utf-8", newline="\n") as f:
         for rec in records:
             f.write(json.dumps({k: rec[k] for k in FIELDS}, ensure_ascii=False) + "\n")

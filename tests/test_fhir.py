@@ -235,7 +235,7 @@ def test_the_test_mapping_fits_the_test_set() -> None:
 def test_every_shipped_mapping_loads_and_fits_its_sets() -> None:
     catalog = Catalog.builtin()
     files = fhir.mapping_files(ROOT / "criteria")
-    assert len(files) == 5
+    assert len(files) == 6  # incl. the draft anbefaling-3-pasientens-valg mapping
     for path in files:
         mapping = fhir.load_mapping(path)
         sets = [cs for cs in catalog if cs.id == mapping.target.id
@@ -909,8 +909,9 @@ def test_the_lock_holds_every_mapping_hash_and_a_changed_value_set_needs_a_new_v
     vs.write_text(vs.read_text("utf-8").replace("  - G80\n", ""), "utf-8")
     code, out, _ = _run("check", str(root))
     assert code == 1
-    assert out.count("version_not_bumped") == 2  # the two mappings that use the value set
+    assert out.count("version_not_bumped") == 3  # the three mappings that use the value set
     assert "anbefaling-3.mapping.yaml" in out and "buk-nefrologi.mapping.yaml" in out
+    assert "anbefaling-3-pasientens-valg.mapping.yaml" in out
 
 
 def test_re_explain_checks_the_set_and_the_mapping(tmp_path: Path) -> None:

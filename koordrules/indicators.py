@@ -23,15 +23,16 @@ unit; the share is of every record counted, with the unknown ones shown, never g
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from koordrules.ast import ChangelogEntry, InputDecl, LocalText, Source
-from koordrules.errors import CatalogError, CriteriaError
+from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError
 from koordrules.fileformat import ID_PATTERN, SEMVER_PATTERN
 from koordrules.inputs import from_text
 from koordrules.resources import criteria_dir
@@ -136,6 +137,29 @@ def load_indicators(path: str | Path) -> IndicatorFile:
 
 def load_indicators_text(text: str, *, file: str | None = None) -> IndicatorFile:
     return _validated(parse_yaml(text, file=file, raw_keys=()))
+
+
+def check_indicator_file(path: str | Path, inputs: Collection[str]) -> list[Diagnostic]:
+    """The problems of one indicator file: schema errors with positions, and a warning for a
+    field in ``any_true`` that no set in the catalogue has as an input (``inputs``)."""
+    try:
+        doc = read_yaml(path, raw_keys=())
+        spec = _validated(doc)
+    except CriteriaError as ex:
+        return list(ex.diagnostics)
+    except KoordError as ex:
+        return [ex.diagnostic()]
+    found = []
+    for i, indicator in enumerate(spec.indicators):
+        for j, name in enumerate(indicator.any_true):
+            if name not in inputs:
+                near = difflib.get_close_matches(name, sorted(inputs), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                found.append(Diagnostic(
+                    "warning", "indicator_field_unknown",
+                    f"no criteria set has an input {name!r}, so the records will not carry "
+                    f"it{hint}", doc.span(("indicators", i, "any_true", j)), doc.file))
+    return found
 
 
 def indicator_files(root: str | Path) -> list[Path]:

@@ -22,13 +22,15 @@ inputs that would decide it (names only, never values).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from koordrules.ast import ChangelogEntry, CriteriaSet, LocalText, Source
-from koordrules.errors import CatalogError, CriteriaError, UndecidedError
+from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError, UndecidedError
 from koordrules.fileformat import ID_PATTERN, SEMVER_PATTERN
 from koordrules.resources import criteria_dir
 from koordrules.result import Result
@@ -142,6 +144,31 @@ def load_journal_template(path: str | Path) -> JournalTemplate:
 
 def load_journal_template_text(text: str, *, file: str | None = None) -> JournalTemplate:
     return _validated(parse_yaml(text, file=file, raw_keys=()))
+
+
+def check_journal_file(path: str | Path, outcomes: Collection[str]) -> list[Diagnostic]:
+    """The problems of one template file: schema errors with positions, and a warning for an
+    outcome under ``texts`` that no set in the catalogue has (``outcomes``)."""
+    try:
+        doc = read_yaml(path, raw_keys=())
+        spec = _validated(doc)
+    except CriteriaError as ex:
+        return list(ex.diagnostics)
+    except KoordError as ex:
+        return [ex.diagnostic()]
+    found = []
+    for section in ("note", "discharge_summary"):
+        for i, f in enumerate(getattr(spec, section).fields):
+            for outcome in f.texts:
+                if outcome not in outcomes:
+                    near = difflib.get_close_matches(outcome, sorted(outcomes), n=1)
+                    hint = f" (did you mean {near[0]!r}?)" if near else ""
+                    found.append(Diagnostic(
+                        "warning", "journal_outcome_unknown",
+                        f"no criteria set has an outcome {outcome!r}, so this text is never "
+                        f"used{hint}", doc.key_span((section, "fields", i, "texts", outcome)),
+                        doc.file))
+    return found
 
 
 def journal_files(root: str | Path) -> list[Path]:

@@ -168,3 +168,25 @@ def test_a_bad_indicator_file_is_one_error_at_its_position() -> None:
                              file="x.indicators.yaml")
     (problem,) = info.value.diagnostics
     assert problem.span is not None and problem.span.line == 11
+
+
+def test_check_reads_the_indicator_file(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`koordrules check` reads the indicator file too: a misspelt field is a warning with the
+    likely fix, a broken file an error at its position."""
+    import shutil
+
+    root = tmp_path / "criteria"
+    shutil.copytree(ROOT / "criteria", root)
+    path = root / "helse-vest" / "koordinator.indicators.yaml"
+    text = path.read_text("utf-8")
+    path.write_text(text.replace("any_true: [has_coordinator,", "any_true: [has_cordinator,"),
+                    "utf-8")
+    assert main(["check", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: indicator_field_unknown: no criteria set has an input 'has_cordinator'" \
+           in out and "did you mean 'has_coordinator'?" in out
+    path.write_text(text.replace("unit_field: unit\n", ""), "utf-8")
+    assert main(["check", str(root)]) == 1
+    assert "koordinator.indicators.yaml:11:1: schema_error: missing field 'unit_field'" in \
+           capsys.readouterr().out

@@ -135,3 +135,21 @@ def test_explain_journal_on_the_command_line(tmp_path: Path, dirk: dict[str, Any
     assert "record 2: undecided:" in captured.err
     assert main(["explain", VARIANT, str(records), "--journal", "--lang", "en"]) == 1
     assert "Whether the patient has been offered a coordinator" in capsys.readouterr().out
+
+
+def test_check_reads_the_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    root = tmp_path / "criteria"
+    shutil.copytree(ROOT / "criteria", root)
+    path = root / "ous" / "koordinator-journalnotat.journal.yaml"
+    text = path.read_text("utf-8")
+    path.write_text(text.replace("        patient_declines:\n          nb: Ja.",
+                                 "        patient_declined:\n          nb: Ja.", 1), "utf-8")
+    assert main(["check", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: journal_outcome_unknown: no criteria set has an outcome " \
+           "'patient_declined'" in out and "did you mean 'patient_declines'?" in out
+    path.write_text(text.replace("fill: basis", "fill: grunnlag"), "utf-8")
+    assert main(["check", str(root)]) == 1
+    assert "schema_error" in capsys.readouterr().out

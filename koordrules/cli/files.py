@@ -35,6 +35,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             d for d in verify_path(target) if (d.span.file if d.span else d.file) not in broken]
         diagnostics = diagnostics + [d for d in _fhir_diagnostics(target, catalog)
                                      if is_under(d.span.file if d.span else d.file, target)]
+        diagnostics = diagnostics + _data_diagnostics(target, catalog)
         for d in diagnostics:
             if d.severity == "error":
                 errors += 1
@@ -73,6 +74,23 @@ def _fhir_diagnostics(target: str, catalog: Catalog) -> list[Any]:
 
         return [Diagnostic("warning", ex.code, f"FHIR mappings not checked: {ex.message}",
                            None, target)]
+
+
+def _data_diagnostics(target: str, catalog: Catalog) -> list[Any]:
+    """Indicator (``*.indicators.yaml``) and journal-template (``*.journal.yaml``) files under
+    ``target``: each read against its schema; names that no set in the catalogue has are
+    warnings."""
+    from koordrules.indicators import check_indicator_file, indicator_files
+    from koordrules.journal import check_journal_file, journal_files
+
+    inputs = {i.name for cs in catalog for i in cs.inputs}
+    outcomes = {o.id for cs in catalog for o in cs.outcomes}
+    found: list[Any] = []
+    for path in indicator_files(target):
+        found += check_indicator_file(path, inputs)
+    for path in journal_files(target):
+        found += check_journal_file(path, outcomes)
+    return found
 
 
 def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -332,11 +332,60 @@ def catalog_pages(root: Path | None = None) -> dict[str, str]:
         pages[f"{CATALOG_DIR}/{slug(set_id)}"] = "\n".join(
             set_page(set_id, catalog, cases, variants.get(set_id, []))) + "\n"
     index += table(["Set", "Title", "Versions", "Kind"], rows)
+    index += ["", "The indicators the cohort reports show per unit, and the journal-note "
+              "templates (with when the need is assessed), are on "
+              "[Indicators and journal note](reporting.md).", ""]
     pages[f"{CATALOG_DIR}/index.md"] = "\n".join(index) + "\n"
+    pages[f"{CATALOG_DIR}/reporting.md"] = "\n".join(reporting_page(root)) + "\n"
     summary = ["* [Overview](index.md)"]
     summary += [f"* [{set_id}]({slug(set_id)})" for set_id in catalog.ids()]
+    summary.append("* [Indicators and journal note](reporting.md)")
     pages[f"{CATALOG_DIR}/SUMMARY.md"] = "\n".join(summary) + "\n"
     return pages
+
+
+def reporting_page(root: Path) -> list[str]:
+    """The indicator files and journal templates of the catalogue at ``root``."""
+    from koordrules.indicators import indicator_files, load_indicators
+    from koordrules.journal import journal_files, load_journal_template
+
+    out = ["# Indicators and journal note", "",
+           "Generated from the `*.indicators.yaml` and `*.journal.yaml` files shipped with "
+           "koordrules. `koordrules eval --summary` and `koordrules diff` show the indicators "
+           "per unit; `koordrules explain --journal` fills the journal note from a decided "
+           "result.", ""]
+    for spec in map(load_indicators, indicator_files(root)):
+        out += [f"## {cell(spec.title.nb)}", "",
+                f"{code(spec.key)} ({spec.status}"
+                + (", local choices" if spec.local_choice else "") + f"). Unit field: "
+                f"{code(spec.unit_field)}.", ""]
+        if spec.source.quote:
+            out += [f"Source: {cell(spec.source.document)}", "", *quote(spec.source.quote)]
+        if spec.description:
+            out += [cell(spec.description), ""]
+        out += table(["Indicator", "Title", "Counts a record when one of these is true"],
+                     [[code(i.id), texts(i.title), ", ".join(code(f) for f in i.any_true)]
+                      for i in spec.indicators])
+        out.append("")
+    for tpl in map(load_journal_template, journal_files(root)):
+        out += [f"## {cell(tpl.title.nb)}", "", f"{code(tpl.key)} ({tpl.status}). "
+                f"Journal document: {cell(tpl.document_title)}.", ""]
+        if tpl.source.quote:
+            out += [f"Source: {cell(tpl.source.document)}", "", *quote(tpl.source.quote)]
+        if tpl.description:
+            out += [cell(tpl.description), ""]
+        if tpl.when_to_assess:
+            out += ["**When the need is assessed:**", ""]
+            out += [f"- {cell(t.nb)}" for t in tpl.when_to_assess]
+            out.append("")
+        for section in (tpl.note, tpl.discharge_summary):
+            out += [f"**{cell(section.title.nb)}:**", ""]
+            out += table(["Field", "Filled by", "Texts for outcomes"],
+                         [[cell(f.label.nb), f.fill,
+                           ", ".join(code(o) for o in f.texts) or "–"]
+                          for f in section.fields])
+            out.append("")
+    return out
 
 
 def set_page(set_id: str, catalog: Catalog, cases: dict[str, list[dict[str, Any]]],

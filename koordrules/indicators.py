@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -178,10 +177,6 @@ def builtin_indicators(ref: str = DEFAULT_INDICATORS) -> IndicatorFile:
         raise CatalogError(f"no indicator file {ref!r} in the shipped catalogue",
                            code="not_found")
     return found[-1]
-
-
-def indicators_sha256(path: str | Path) -> str:
-    return hashlib.sha256(read_yaml(path, raw_keys=()).canonical().encode("utf-8")).hexdigest()
 
 
 _BOOLEAN = InputDecl(name="indicator", type="boolean", kind="data")

@@ -207,9 +207,10 @@ def _fill(f: NoteField, result: Result, cs: CriteriaSet, lang: str,
     if f.fill == "outcome":
         text = f.texts.get(result.outcome or "")
         return text.get(lang) if text is not None else None
-    if f.fill == "assessed_at":
-        return assessed_at.isoformat(sep=" ", timespec="minutes") if isinstance(
-            assessed_at, dt.datetime) else (assessed_at.isoformat() if assessed_at else None)
+    if f.fill == "assessed_at" and isinstance(assessed_at, dt.datetime):
+        return assessed_at.isoformat(sep=" ", timespec="minutes")
+    if f.fill == "assessed_at" and assessed_at is not None:
+        return assessed_at.isoformat()
     return None
 
 

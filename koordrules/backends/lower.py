@@ -364,17 +364,22 @@ class Lowering(Generic[E]):
             rules.append(self.scalar(rule.when))
             self.columns[id(rule.when)] = ops.rule(r)
         cases: list[tuple[E, E]] = []
+        indexes: list[tuple[E, E]] = []
         for r, rule in enumerate(self.cs.rules):
             cases.append((ops.is_null(ops.rule(r)), ops.null()))
             cases.append((ops.rule(r), ops.lit(rule.id)))
+            indexes.append((ops.is_null(ops.rule(r)), ops.null()))
+            indexes.append((ops.rule(r), ops.lit(r)))
         outcome = ops.when(cases, ops.lit(self.cs.otherwise.id)) if cases \
             else ops.lit(self.cs.otherwise.id)
         count = len(self.cs.rules)
+        index = ops.when(indexes, ops.lit(count)) if indexes else ops.lit(0)
         first = ops.when([(ops.rule(r), ops.lit(r)) for r in range(count)], ops.lit(count)) \
             if count else ops.lit(0)
         flags = self.missing_flags()
         return Lowered(criteria=criteria, rules=rules, outcome=outcome,
-                       missing=ops.names(flags), missing_flags=flags, first_true=first)
+                       missing=ops.names(flags), missing_flags=flags, first_true=first,
+                       outcome_index=index)
 
     def missing_flags(self) -> list[tuple[E, str]]:
         """The inputs that would decide an undecided outcome, as the interpreter finds them

@@ -162,6 +162,9 @@ class Lowered(Generic[E]):
     first_true: E
     """The index of the first true rule, or the number of rules (refers to the rules);
     ``missing`` refers to it through ``Ops.first_true``."""
+    outcome_index: E | None = None
+    """``outcome`` as the index of its rule (the number of rules for ``otherwise``), null
+    when undecided: for engines where picking from the ids is cheaper than the text."""
 
 
 def balanced(es: Sequence[E], combine: Any) -> E:

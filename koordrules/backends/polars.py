@@ -193,47 +193,62 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame,
                    keep: Sequence[str] = ()) -> pl.DataFrame:
     """Evaluate a frame that has one validated column per input (see
     :func:`koordrules.backends.arrow.prepare`); the carried columns ``keep_name(i)`` come
-    first in the result, named ``keep[i]``."""
+    first in the result, named ``keep[i]``.
+
+    One query computes the criteria, the rules and the outcome's index; the outcome is then
+    picked from the ids (cheaper than building the text row by row) and ``missing`` is
+    computed only for the undecided rows: as a bit mask, each distinct mask becoming its
+    list once, the decided rows sharing the empty list."""
     pl = require("polars", "polars")
     lowered = expressions(cs)
-    lf = frame.lazy().with_row_index(INDEX)
+    lf = frame.lazy()
     by_name = {name: (i, expr) for i, name, expr in lowered.criteria}
     for group in levels(cs):  # criteria that only use earlier groups, side by side
         lf = lf.with_columns([by_name[n][1].alias(f"{PREFIX}c{by_name[n][0]}") for n in group])
     lf = lf.with_columns([r.alias(f"{PREFIX}r{j}") for j, r in enumerate(lowered.rules)])
-    lf = lf.with_columns(lowered.first_true.alias(FIRST))
-    front = [pl.col(keep_name(i)).alias(name) for i, name in enumerate(keep)]
-    columns = [*front, lowered.outcome.cast(pl.String).alias("outcome")]
-    columns += [pl.col(f"{PREFIX}c{i}").cast(pl.Boolean).alias(c.name)
-                for i, c in enumerate(cs.criteria)]
+    assert lowered.outcome_index is not None
+    lf = lf.with_columns(lowered.first_true.alias(FIRST),
+                         lowered.outcome_index.cast(pl.UInt32).alias(OUTCOME))
     flags = lowered.missing_flags
     if len(flags) > MASK_BITS:  # more than a 64-bit mask holds: build the lists directly
-        columns.append(lowered.missing.cast(pl.List(pl.String)).alias("missing"))
-        return lf.select(columns).collect()
-    # ``missing`` only for the undecided rows, as a bit mask; each distinct mask becomes its
-    # list once, and decided rows get the empty list.
-    mask = pl.sum_horizontal([pl.lit(0, dtype=pl.UInt64)] + [
-        pl.when(flag).then(pl.lit(1 << bit, dtype=pl.UInt64)).otherwise(
-            pl.lit(0, dtype=pl.UInt64))
-        for bit, (flag, _) in enumerate(flags)]).alias(MASK)
-    lf = lf.with_columns(lowered.outcome.cast(pl.String).alias(OUTCOME))
-    main = lf.select([*front, pl.col(OUTCOME).alias("outcome"), *columns[len(front) + 1:]])
-    undecided = lf.filter(pl.col(OUTCOME).is_null()).select(pl.col(INDEX), mask)
-    result, masks = pl.collect_all([main, undecided])
-    empty = pl.lit([], dtype=pl.List(pl.String))
-    if masks.height == 0:
-        return result.with_columns(empty.alias("missing"))  # type: ignore[no-any-return]
-    distinct = masks.get_column(MASK).unique().to_list()
-    lists = pl.DataFrame(
-        {MASK: distinct,
-         "missing": [[name for bit, (_, name) in enumerate(flags) if m >> bit & 1]
-                     for m in distinct]},
-        schema={MASK: pl.UInt64, "missing": pl.List(pl.String)})
-    missing = masks.join(lists, on=MASK, how="left").select(INDEX, "missing")
-    result = result.with_row_index(INDEX).join(missing, on=INDEX, how="left",
-                                               maintain_order="left")
-    return result.drop(INDEX).with_columns(  # type: ignore[no-any-return]
-        pl.col("missing").fill_null(empty))
+        lf = lf.with_columns(lowered.missing.cast(pl.List(pl.String)).alias(MASK))
+    work = lf.collect()
+    ids = pl.Series("outcome", [r.id for r in cs.rules] + [cs.otherwise.id], dtype=pl.String)
+    code = work.get_column(OUTCOME)
+    columns = [work.get_column(keep_name(i)).alias(name) for i, name in enumerate(keep)]
+    columns.append(ids.gather(code))
+    columns += [work.get_column(f"{PREFIX}c{i}").cast(pl.Boolean).alias(c.name)
+                for i, c in enumerate(cs.criteria)]
+    if len(flags) > MASK_BITS:
+        columns.append(work.get_column(MASK).alias("missing"))
+    else:
+        columns.append(_missing(pl, work, code.is_null(), flags))
+    return pl.DataFrame(columns)  # type: ignore[no-any-return]
+
+
+def _missing(pl: Any, work: pl.DataFrame, undecided: pl.Series,
+             flags: Sequence[tuple[Any, str]]) -> pl.Series:
+    """``missing`` for every row of ``work``: the empty list for decided rows, and for the
+    undecided ones the names whose flag is true, through a bit mask per row."""
+    lists: list[list[str]] = [[]]
+    codes = pl.zeros(work.height, dtype=pl.UInt32, eager=True)
+    rows = undecided.arg_true()
+    if len(rows):
+        mask = pl.sum_horizontal([pl.lit(0, dtype=pl.UInt64)] + [
+            pl.when(flag).then(pl.lit(1 << bit, dtype=pl.UInt64)).otherwise(
+                pl.lit(0, dtype=pl.UInt64))
+            for bit, (flag, _) in enumerate(flags)]).alias(MASK)
+        masks = work.filter(undecided).select(mask)
+        distinct = masks.get_column(MASK).unique(maintain_order=True)
+        lists += [[name for bit, (_, name) in enumerate(flags) if m >> bit & 1]
+                  for m in distinct.to_list()]
+        table = pl.DataFrame({MASK: distinct,
+                              INDEX: pl.int_range(1, len(distinct) + 1, dtype=pl.UInt32,
+                                                  eager=True)})
+        found = masks.join(table, on=MASK, how="left", maintain_order="left")
+        codes = codes.scatter(rows, found.get_column(INDEX))
+    named = pl.Series("missing", lists, dtype=pl.List(pl.String))
+    return named.gather(codes)  # type: ignore[no-any-return]
 
 
 def evaluate(program: Program, data: Any, *, strict: bool = True,

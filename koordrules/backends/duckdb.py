@@ -3,8 +3,10 @@ an embedded, in-memory DuckDB over the validated Arrow table. Needs ``koordrules
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
+from koordrules import ast
 from koordrules.backends import Table, has, keep_name, require
 from koordrules.backends.sql import to_sql
 
@@ -14,19 +16,50 @@ if TYPE_CHECKING:
     from koordrules.compiler import Program
 
 
+@functools.lru_cache(maxsize=64)
+def _query(cs: ast.CriteriaSet, kept: int) -> str:
+    """The set's query over ``records`` with ``kept`` carried columns (cached per set)."""
+    working = tuple(keep_name(i) for i in range(kept))
+    return to_sql(cs, dialect="duckdb", table="records", pretty=False, keep=working)
+
+
+class Session:
+    """One in-memory DuckDB connection and the set's query, run over table after table (a
+    stream's chunks): the connection and the SQL are made once, not per table."""
+
+    def __init__(self, program: Program, keep: tuple[str, ...] = ()) -> None:
+        duckdb = require("duckdb", "duckdb")
+        self.keep = keep
+        self.sql = _query(program.criteria_set, len(keep))
+        self.con = duckdb.connect()
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        """The query over ``table`` (validated inputs and the carried columns
+        ``keep_name(i)``); an Arrow table back, the carried columns first, named ``keep``."""
+        self.con.register("records", table)
+        try:
+            result: pa.Table = self.con.sql(self.sql).to_arrow_table()
+        finally:
+            self.con.unregister("records")
+        if self.keep:
+            result = result.rename_columns([*self.keep, *result.column_names[len(self.keep):]])
+        return result
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 def run(program: Program, table: pa.Table, keep: tuple[str, ...] = ()) -> pa.Table:
     """Run the set's query over an Arrow table of validated inputs (and the carried columns
     ``keep_name(i)``); an Arrow table back, the carried columns first, named ``keep``."""
-    duckdb = require("duckdb", "duckdb")
-    working = tuple(keep_name(i) for i in range(len(keep)))
-    sql = to_sql(program.criteria_set, dialect="duckdb", table="records", pretty=False,
-                 keep=working)
-    with duckdb.connect() as con:
-        con.register("records", table)
-        result: pa.Table = con.sql(sql).to_arrow_table()
-    if keep:
-        result = result.rename_columns([*keep, *result.column_names[len(keep):]])
-    return result
+    with Session(program, keep) as session:
+        return session(table)
 
 
 def evaluate(program: Program, data: Any, *, strict: bool = True,

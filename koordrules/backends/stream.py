@@ -142,6 +142,7 @@ def evaluate_stream(program: Program, data: Any, output: str | Path | Sink, *,
         raise BackendError(f"the {backend} backend failed on this data ({kind}); the values "
                            "are not shown") from None
     finally:
+        run.close()
         if isinstance(writer, _Background):
             writer.abandon()
     return StreamSummary(run.rows, run.written, run.skipped, dict(run.by_code),
@@ -350,6 +351,12 @@ class _Run:
         self.by_code: Counter[str] = Counter()
         self.outcomes: Counter[str | None] = Counter()
         self.problems: list[RowProblem] = []
+        self.session: Any = None  # the duckdb backend's connection, once opened
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
     def problem(self, row: int, error: KoordError) -> None:
         if self.on_error == "raise":
@@ -469,9 +476,11 @@ class _Run:
             inputs: Any = pl.from_arrow(table)
             frame = evaluate_frame(self.program.criteria_set, inputs, self.kept)
         else:
-            from koordrules.backends.duckdb import run
+            if self.session is None:  # one connection and query for the whole stream
+                from koordrules.backends.duckdb import Session
 
-            frame = pl.from_arrow(run(self.program, table, self.kept))
+                self.session = Session(self.program, self.kept)
+            frame = pl.from_arrow(self.session(table))
         assert isinstance(frame, pl.DataFrame)
         return frame
 

@@ -43,6 +43,8 @@ class Lowering(Generic[E]):
         self.columns: dict[int, E] = {}  # id(root node) -> its criterion or rule column
         self._ints: dict[int, bool] = {}  # id(node) -> whether it is an int64 value
         self._reads: dict[int, frozenset[str]] = {}  # id(node) -> the inputs it reads
+        self.shared: list[E] = []  # subexpressions several flags test (Ops.shared)
+        self._shared: dict[int, E] = {}  # id(node) -> its shared column
 
     # ---- values ---------------------------------------------------------------------
 
@@ -379,7 +381,7 @@ class Lowering(Generic[E]):
         flags = self.missing_flags()
         return Lowered(criteria=criteria, rules=rules, outcome=outcome,
                        missing=ops.names(flags), missing_flags=flags, first_true=first,
-                       outcome_index=index)
+                       outcome_index=index, shared=self.shared)
 
     def missing_flags(self) -> list[tuple[E, str]]:
         """The inputs that would decide an undecided outcome, as the interpreter finds them
@@ -426,8 +428,23 @@ class Lowering(Generic[E]):
                 if (d := self.drivers(k, name, seen)) is not None]
         if not kids:
             return None
-        own = self.columns.get(id(node), v.expr)
+        own = self.columns[id(node)] if id(node) in self.columns else self.share(node, v.expr)
         return ops.and_([ops.is_null(own), ops.or_(kids) if len(kids) > 1 else kids[0]])
+
+    def share(self, node: ast.Expr, value: E) -> E:
+        """``value`` (node's), as a shared column when the flags of several inputs test it
+        and the engine offers one; else ``value`` itself."""
+        key = id(node)
+        if key in self._shared:
+            return self._shared[key]
+        if len(self.reads(node)) < 2:
+            return value
+        column = self.ops.shared(len(self.shared))
+        if column is None:
+            return value
+        self.shared.append(value)
+        self._shared[key] = column
+        return column
 
     def reads(self, node: ast.Expr) -> frozenset[str]:
         key = id(node)

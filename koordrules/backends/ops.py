@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 E = TypeVar("E")
@@ -88,6 +88,11 @@ class Ops(Generic[E]):
         after the rules from :attr:`Lowered.first_true`."""
         raise NotImplementedError
 
+    def shared(self, index: int) -> E | None:
+        """The value of shared subexpression ``index`` (:attr:`Lowered.shared`, computed in
+        the stage with the outcome), or ``None`` when the engine writes it out in place."""
+        return None
+
     def neg(self, e: E) -> E:
         raise NotImplementedError
 
@@ -165,6 +170,9 @@ class Lowered(Generic[E]):
     outcome_index: E | None = None
     """``outcome`` as the index of its rule (the number of rules for ``otherwise``), null
     when undecided: for engines where picking from the ids is cheaper than the text."""
+    shared: list[E] = field(default_factory=list)
+    """Subexpressions that ``missing`` tests for several inputs, computed once where the
+    engine offers ``Ops.shared`` (they refer to inputs and criteria)."""
 
 
 def balanced(es: Sequence[E], combine: Any) -> E:

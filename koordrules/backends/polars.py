@@ -126,6 +126,9 @@ class PolarsOps(Ops[Any]):
     def first_true(self) -> Any:
         return self.pl.col(FIRST)
 
+    def shared(self, index: int) -> Any:
+        return self.pl.col(f"{PREFIX}s{index}")
+
     def to_float(self, e: pl.Expr) -> Any:
         return e.cast(self.pl.Float64)
 
@@ -211,7 +214,8 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame,
                          lowered.outcome_index.cast(pl.UInt32).alias(OUTCOME))
     flags = lowered.missing_flags
     if len(flags) > MASK_BITS:  # more than a 64-bit mask holds: build the lists directly
-        lf = lf.with_columns(lowered.missing.cast(pl.List(pl.String)).alias(MASK))
+        lf = lf.with_columns(_shared(pl, lowered)).with_columns(
+            lowered.missing.cast(pl.List(pl.String)).alias(MASK))
     work = lf.collect()
     ids = pl.Series("outcome", [r.id for r in cs.rules] + [cs.otherwise.id], dtype=pl.String)
     code = work.get_column(OUTCOME)
@@ -222,14 +226,19 @@ def evaluate_frame(cs: ast.CriteriaSet, frame: pl.DataFrame | pl.LazyFrame,
     if len(flags) > MASK_BITS:
         columns.append(work.get_column(MASK).alias("missing"))
     else:
-        columns.append(_missing(pl, work, code.is_null(), flags))
+        columns.append(_missing(pl, work, code.is_null(), lowered))
     return pl.DataFrame(columns)  # type: ignore[no-any-return]
 
 
+def _shared(pl: Any, lowered: Lowered[Any]) -> list[Any]:
+    return [e.alias(f"{PREFIX}s{k}") for k, e in enumerate(lowered.shared)]
+
+
 def _missing(pl: Any, work: pl.DataFrame, undecided: pl.Series,
-             flags: Sequence[tuple[Any, str]]) -> pl.Series:
+             lowered: Lowered[Any]) -> pl.Series:
     """``missing`` for every row of ``work``: the empty list for decided rows, and for the
     undecided ones the names whose flag is true, through a bit mask per row."""
+    flags = lowered.missing_flags
     lists: list[list[str]] = [[]]
     codes = pl.zeros(work.height, dtype=pl.UInt32, eager=True)
     rows = undecided.arg_true()
@@ -238,7 +247,7 @@ def _missing(pl: Any, work: pl.DataFrame, undecided: pl.Series,
             pl.when(flag).then(pl.lit(1 << bit, dtype=pl.UInt64)).otherwise(
                 pl.lit(0, dtype=pl.UInt64))
             for bit, (flag, _) in enumerate(flags)]).alias(MASK)
-        masks = work.filter(undecided).select(mask)
+        masks = work.filter(undecided).with_columns(_shared(pl, lowered)).select(mask)
         distinct = masks.get_column(MASK).unique(maintain_order=True)
         lists += [[name for bit, (_, name) in enumerate(flags) if m >> bit & 1]
                   for m in distinct.to_list()]

@@ -172,6 +172,9 @@ class SqlOps(Ops[E]):
     def first_true(self) -> E:
         return self.exp.column(FIRST, quoted=True)
 
+    def shared(self, index: int) -> E:
+        return self.exp.column(f"{PREFIX}s{index}", quoted=True)
+
     def to_float(self, e: E) -> E:
         return self.exp.Cast(this=e, to=self.exp.DataType.build("DOUBLE"))
 
@@ -254,7 +257,9 @@ def query(cs: ast.CriteriaSet, table: str = "records", keep: tuple[str, ...] = (
     stage(f"{PREFIX}rules", [exp.alias_(r, f"{PREFIX}r{j}", quoted=True)
                              for j, r in enumerate(lowered.rules)] or [exp.Null()])
     stage(f"{PREFIX}outcome", [exp.alias_(lowered.outcome, f"{PREFIX}outcome", quoted=True),
-                               exp.alias_(lowered.first_true, FIRST, quoted=True)])
+                               exp.alias_(lowered.first_true, FIRST, quoted=True),
+                               *(exp.alias_(e, f"{PREFIX}s{k}", quoted=True)
+                                 for k, e in enumerate(lowered.shared))])
     outcome = exp.column(f"{PREFIX}outcome", quoted=True)
     columns = [exp.column(name, quoted=True) for name in keep]
     columns.append(exp.alias_(outcome, "outcome", quoted=True))

@@ -512,10 +512,13 @@ class OutputFile:
             if self.parquet is None:
                 self.schema = table.schema
                 # dictionaries for the few distinct outcomes and input names only: ids
-                # are distinct, and trying a dictionary on them costs more than the rest
+                # are distinct, and trying a dictionary on them costs more than the rest;
+                # statistics for the row number only (min/max of ids, outcomes and lists
+                # cost about a quarter of the writing, and a screen's result is read whole)
                 self.parquet = pq.ParquetWriter(
                     self.partial, self.schema,
-                    use_dictionary=["outcome", "missing.list.element"])
+                    use_dictionary=["outcome", "missing.list.element"],
+                    write_statistics=[ROW] if ROW in self.schema.names else False)
             elif table.schema != self.schema:
                 table = _cast(table, self.schema)
             self.parquet.write_table(table)

@@ -262,10 +262,20 @@ def _chunks(program: Program, data: Any, strict: bool, ignore: frozenset[str],
         names = file.schema_arrow.names
         _check_columns(program, names, strict, ignore)
         wanted = [n for n in names if n in set(program.input_names) | set(kept)]
+        count = file.metadata.num_rows
         start = 1
-        for batch in file.iter_batches(batch_size=size, columns=wanted):
-            yield (start, pa.Table.from_batches([batch])), file.metadata.num_rows
-            start += batch.num_rows
+        tables: Iterable[Any]
+        if wanted:  # polars reads Parquet about twice as fast, in order, in batches
+            import polars as pl
+
+            lazy = pl.scan_parquet(data).select(wanted)
+            tables = (frame.to_arrow() for frame in lazy.collect_batches(chunk_size=size))
+        else:  # no column to read, only rows to count
+            tables = (pa.Table.from_batches([b])
+                      for b in file.iter_batches(batch_size=size, columns=wanted))
+        for table in tables:
+            yield (start, table), count
+            start += table.num_rows
         return
     if kind == "file":
         from koordrules.records import read_records

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from koordrules import ast
 from koordrules.backends import Table, has, keep_name, require
-from koordrules.backends.sql import to_sql
+from koordrules.backends.sql import MASK, mask_query, to_sql
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -25,25 +25,55 @@ def _query(cs: ast.CriteriaSet, kept: int) -> str:
 
 class Session:
     """One in-memory DuckDB connection and the set's query, run over table after table (a
-    stream's chunks): the connection and the SQL are made once, not per table."""
+    stream's chunks): the connection and the SQL are made once, not per table.
+
+    With polars installed, only the inputs go through DuckDB: the carried columns are put
+    back beside the result (DuckDB keeps the rows' order), and ``missing`` comes back as a
+    bit mask per undecided row that becomes its list once per distinct mask, instead of
+    each row's list built and copied out by DuckDB."""
 
     def __init__(self, program: Program, keep: tuple[str, ...] = ()) -> None:
         duckdb = require("duckdb", "duckdb")
         self.keep = keep
-        self.sql = _query(program.criteria_set, len(keep))
+        self.inputs = list(program.input_names)
+        masked = mask_query(program.criteria_set) if has("polars") else None
+        self.names: list[str] | None = None
+        if masked is None:
+            self.sql = _query(program.criteria_set, len(keep))
+        else:
+            self.sql, self.names = masked
         self.con = duckdb.connect()
 
-    def __call__(self, table: pa.Table) -> pa.Table:
-        """The query over ``table`` (validated inputs and the carried columns
-        ``keep_name(i)``); an Arrow table back, the carried columns first, named ``keep``."""
+    def _run(self, table: pa.Table) -> pa.Table:
         self.con.register("records", table)
         try:
             result: pa.Table = self.con.sql(self.sql).to_arrow_table()
         finally:
             self.con.unregister("records")
-        if self.keep:
-            result = result.rename_columns([*self.keep, *result.column_names[len(self.keep):]])
         return result
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        """The query over ``table`` (validated inputs and the carried columns
+        ``keep_name(i)``); an Arrow table back, the carried columns first, named ``keep``."""
+        if self.names is None:
+            result = self._run(table)
+            if self.keep:
+                result = result.rename_columns([*self.keep,
+                                                *result.column_names[len(self.keep):]])
+            return result
+        pa = require("pyarrow", "duckdb")
+        import polars as pl
+
+        from koordrules.backends.polars import names_from_masks
+
+        result = self._run(table.select(self.inputs))
+        masks: Any = pl.from_arrow(result.column(MASK))
+        missing = names_from_masks(masks.drop_nulls(), masks.is_not_null().arg_true(),
+                                   result.num_rows, self.names)
+        kept = [table.column(keep_name(i)) for i in range(len(self.keep))]
+        columns = [*kept, *result.columns[:-1], missing.to_arrow()]
+        names = [*self.keep, *result.column_names[:-1], "missing"]
+        return pa.Table.from_arrays(columns, names=names)
 
     def close(self) -> None:
         self.con.close()

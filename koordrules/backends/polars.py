@@ -239,22 +239,35 @@ def _missing(pl: Any, work: pl.DataFrame, undecided: pl.Series,
     """``missing`` for every row of ``work``: the empty list for decided rows, and for the
     undecided ones the names whose flag is true, through a bit mask per row."""
     flags = lowered.missing_flags
-    lists: list[list[str]] = [[]]
-    codes = pl.zeros(work.height, dtype=pl.UInt32, eager=True)
     rows = undecided.arg_true()
+    masks = None
     if len(rows):
         mask = pl.sum_horizontal([pl.lit(0, dtype=pl.UInt64)] + [
             pl.when(flag).then(pl.lit(1 << bit, dtype=pl.UInt64)).otherwise(
                 pl.lit(0, dtype=pl.UInt64))
             for bit, (flag, _) in enumerate(flags)]).alias(MASK)
-        masks = work.filter(undecided).with_columns(_shared(pl, lowered)).select(mask)
-        distinct = masks.get_column(MASK).unique(maintain_order=True)
-        lists += [[name for bit, (_, name) in enumerate(flags) if m >> bit & 1]
+        frame = work.filter(undecided).with_columns(_shared(pl, lowered)).select(mask)
+        masks = frame.get_column(MASK)
+    return names_from_masks(masks, rows, work.height, [name for _, name in flags])
+
+
+def names_from_masks(masks: pl.Series | None, rows: pl.Series, height: int,
+                     names: Sequence[str]) -> pl.Series:
+    """A ``missing`` column of ``height`` rows: row ``rows[k]`` lists the ``names`` whose
+    bit is set in ``masks[k]``, every other row the empty list. Each distinct mask becomes
+    its list once; the rows share them."""
+    pl = require("polars", "polars")
+    lists: list[list[str]] = [[]]
+    codes = pl.zeros(height, dtype=pl.UInt32, eager=True)
+    if masks is not None and len(rows):
+        distinct = masks.unique(maintain_order=True)
+        lists += [[name for bit, name in enumerate(names) if m >> bit & 1]
                   for m in distinct.to_list()]
         table = pl.DataFrame({MASK: distinct,
                               INDEX: pl.int_range(1, len(distinct) + 1, dtype=pl.UInt32,
                                                   eager=True)})
-        found = masks.join(table, on=MASK, how="left", maintain_order="left")
+        found = masks.alias(MASK).to_frame().join(table, on=MASK, how="left",
+                                                  maintain_order="left")
         codes = codes.scatter(rows, found.get_column(INDEX))
     named = pl.Series("missing", lists, dtype=pl.List(pl.String))
     return named.gather(codes)  # type: ignore[no-any-return]

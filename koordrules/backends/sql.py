@@ -38,6 +38,9 @@ NAME_BYTES = {"postgres": 63}
 (NAMEDATALEN - 1), so two long names could become one column."""
 PREFIX = GENERATED_PREFIX
 FIRST = f"{PREFIX}first"
+MASK = f"{PREFIX}missing"
+MASK_BITS = 62
+"""The most flags a ``mask`` query packs into one signed 64-bit integer."""
 INT64 = (-(2**63), 2**63 - 1)
 DATES = (dt.date(1, 1, 1), dt.date(9999, 12, 31))
 
@@ -235,8 +238,12 @@ class SqlOps(Ops[E]):
 
 
 @functools.lru_cache(maxsize=64)
-def query(cs: ast.CriteriaSet, table: str = "records", keep: tuple[str, ...] = ()) -> Any:
-    """The query as a sqlglot expression (cached per set, table name and kept columns)."""
+def query(cs: ast.CriteriaSet, table: str = "records", keep: tuple[str, ...] = (),
+          mask: bool = False) -> Any:
+    """The query as a sqlglot expression (cached per set, table name and kept columns).
+    With ``mask``, the last column is :data:`MASK` instead of ``missing``: the flags of
+    :attr:`~koordrules.backends.ops.Lowered.missing_flags` as the bits of one integer (at
+    most :data:`MASK_BITS` flags), null where the outcome is decided."""
     exp = require("sqlglot.expressions", "sql")
     ops = SqlOps()
     lowered = lower(cs, ops)
@@ -266,9 +273,16 @@ def query(cs: ast.CriteriaSet, table: str = "records", keep: tuple[str, ...] = (
     columns += [exp.alias_(ops.criterion(i), c.name, quoted=True)
                 for i, c in enumerate(cs.criteria)]
     # ``missing`` is worked out only where the outcome is undecided
-    empty = ops.names([])
-    missing = ops.when([(ops.is_null(outcome), lowered.missing)], empty)
-    columns.append(exp.alias_(missing, "missing", quoted=True))
+    if mask:  # as a bit mask per input (bit k: ``missing_flags[k]``), null when decided
+        bits = [ops.when([(flag, ops.lit(1 << bit))], ops.lit(0))
+                for bit, (flag, _) in enumerate(lowered.missing_flags)] or [ops.lit(0)]
+        total = balanced(bits, lambda a, b: exp.Paren(this=exp.Add(this=a, expression=b)))
+        columns.append(exp.alias_(ops.when([(ops.is_null(outcome), total)], ops.null()),
+                                  MASK, quoted=True))
+    else:
+        empty = ops.names([])
+        missing = ops.when([(ops.is_null(outcome), lowered.missing)], empty)
+        columns.append(exp.alias_(missing, "missing", quoted=True))
     select = exp.select(*columns).from_(source)
     for name, cte in ctes:
         select = select.with_(name, as_=cte)
@@ -313,3 +327,13 @@ def check_names(cs: ast.CriteriaSet, dialect: str) -> None:
                           f"{limit} byte av et navn, så skriv et kortere navn",
                     "nn": f"namnet {short!r} er {size} byte langt; {dialect} held berre på "
                           f"{limit} byte av eit namn, så skriv eit kortare namn"})
+
+
+@functools.lru_cache(maxsize=64)
+def mask_query(cs: ast.CriteriaSet, table: str = "records") -> tuple[str, list[str]] | None:
+    """The DuckDB query with ``missing`` as a bit mask (:func:`query` with ``mask``) and the
+    input name of each bit; ``None`` when the set has more than :data:`MASK_BITS` flags."""
+    names = [name for _, name in lower(cs, SqlOps()).missing_flags]
+    if len(names) > MASK_BITS:
+        return None
+    return str(query(cs, table, (), True).sql(dialect="duckdb", pretty=False)), names

@@ -72,6 +72,7 @@ elif kind == "hand-written duckdb COPY":
            f"{{a}} AS A, {{two}} AS BCD FROM read_parquet('{{src}}')) "
            f"TO '{{out}}' (FORMAT parquet)")
     with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")  # it would print on stdout
         con.sql(sql)
     rows = pl.scan_parquet(out).select(pl.len()).collect().item()
 else:

@@ -43,6 +43,8 @@ class Session:
         else:
             self.sql, self.names = masked
         self.con = duckdb.connect()
+        # no progress bar: DuckDB would print it on stdout, among a run's results
+        self.con.execute("SET enable_progress_bar = false")
 
     def _run(self, table: pa.Table) -> pa.Table:
         self.con.register("records", table)

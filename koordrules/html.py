@@ -20,6 +20,7 @@ from koordrules.trace import REDACTED, TraceNode
 
 if TYPE_CHECKING:
     from koordrules.impact import Distribution, ImpactReport, Transition
+    from koordrules.indicators import IndicatorReport
 
 _WORDS: dict[str, dict[Any, str]] = {
     "nb": {True: "JA", False: "NEI", None: "UKJENT", "report": "Forklaring av resultat",
@@ -511,9 +512,27 @@ def render_diff_html(report: ImpactReport, *, lang: str = "nb", limit: int = 50)
         body.append("</table>")
         if len(report.changed_records) > limit:
             body.append(f'<p class="muted">… +{len(report.changed_records) - limit}</p>')
+    body += [_indicator_table(ind, lang) for ind in report.indicators]
     if report.problems:
         items = "".join(f"<li>{escape(w['record'])} {escape(p.id or str(p.record))} "
                         f"({escape(p.side)}): <code>{escape(p.code)}</code> "
                         f"{escape(p.message)}</li>" for p in report.problems)
         body.append(f"<h2>{escape(w['problems'])}</h2><ul>{items}</ul>")
     return _page(title, body, lang)
+
+
+_INDICATOR_HEAD = {"nb": ("pasienter", "ja", "nei", "ukjent", "andel"),
+                   "en": ("records", "yes", "no", "unknown", "share")}
+
+
+def _indicator_table(ind: IndicatorReport, lang: str) -> str:
+    """An indicator per unit (``eval --summary``'s table): records, yes, no, unknown, share."""
+    head = _INDICATOR_HEAD.get(lang, _INDICATOR_HEAD["en"])
+    rows = "".join(
+        f'<tr data-unit="{escape(f.unit)}"><td>{escape(f.unit)}</td>'
+        + "".join(f'<td class="n">{n}</td>' for n in (f.records, f.yes, f.no, f.unknown))
+        + f'<td class="n">{100 * f.share:.1f}%</td></tr>' for f in (*ind.units, ind.total))
+    return (f"<h2>{escape(ind.title.get(lang))}</h2>"
+            f'<p class="muted">{escape(ind.defined_in)}: {escape(", ".join(ind.fields))}</p>'
+            f"<table><tr><th>{escape(ind.unit_field)}</th>"
+            + "".join(f"<th>{escape(h)}</th>" for h in head) + f"</tr>{rows}</table>")

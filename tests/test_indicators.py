@@ -190,3 +190,16 @@ def test_check_reads_the_indicator_file(tmp_path: Path,
     assert main(["check", str(root)]) == 1
     assert "koordinator.indicators.yaml:11:1: schema_error: missing field 'unit_field'" in \
            capsys.readouterr().out
+
+
+def test_the_html_diff_shows_the_indicator_per_unit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "helse-vest/anbefaling-3@1.0.0", "helse-vest/anbefaling-3@1.0.1",
+                 str(COHORT), "--format", "html"]) == 0
+    page = capsys.readouterr().out
+    assert "<h2>Andel pasienter som har fått koordinator</h2>" in page
+    expected = _expected(_cohort())
+    unit = sorted(expected)[0]
+    want = expected[unit]
+    assert (f'<tr data-unit="{unit}"><td>{unit}</td><td class="n">{sum(want.values())}</td>'
+            f'<td class="n">{want["yes"]}</td><td class="n">{want["no"]}</td>'
+            f'<td class="n">{want["unknown"]}</td>') in page

@@ -1,4 +1,4 @@
-"""Plain-text rendering of a result and its trace, in Norwegian bokmål or English.
+"""Plain-text rendering of a result and its trace, in Norwegian bokmål, nynorsk or English.
 
 A view of the structured :class:`~koordrules.trace.Trace`: nothing here decides anything.
 Reading only this text, a clinician should see which criteria held and why the outcome followed.
@@ -6,11 +6,16 @@ Reading only this text, a clinician should see which criteria held and why the o
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
+from koordrules import ast
+from koordrules.ast import CriteriaSet
 from koordrules.result import Result
+from koordrules.span import Span
 from koordrules.textguard import lines_text
-from koordrules.trace import TraceNode
+from koordrules.trace import Trace, TraceNode
 
 _WORDS = {
     "nb": {True: "JA", False: "NEI", None: "UKJENT", "set": "Kriteriesett",
@@ -19,15 +24,45 @@ _WORDS = {
            "undecided": "Utfall: ikke avgjort", "otherwise": "ellers",
            "warnings": "Advarsler", "redacted": "(inndata er skjult)", "from": "fra",
            "parameters": "Parametere", "mapping": "FHIR-mapping",
-           "unreviewed": "IKKE GJENNOMGÅTT: denne versjonen står ikke i låsefila"},
+           "unreviewed": "IKKE GJENNOMGÅTT: denne versjonen står ikke i låsefila",
+           "version": "versjon", "outcome": "Utfall", "held": "Oppfylt",
+           "not_held": "Ikke oppfylt", "unknown": "Ukjent (mangler opplysninger)",
+           "may_be": "det kan bli", "ask": "Dette kan avgjøre utfallet – spør om det",
+           "judgement": "Spørsmål til klinikeren eller pasienten",
+           "technical": "Teknisk (for den som vedlikeholder kriteriene)",
+           "fallback": ""},
+    "nn": {True: "JA", False: "NEI", None: "UKJEND", "set": "Kriteriesett",
+           "criteria": "Kriterium", "rules": "Reglar, prøvde i rekkjefølgje",
+           "chosen": "valt", "missing": "Opplysningar som manglar og kan avgjere utfallet",
+           "undecided": "Utfall: ikkje avgjort", "otherwise": "elles",
+           "warnings": "Åtvaringar", "redacted": "(inndata er skjulte)", "from": "frå",
+           "parameters": "Parametrar", "mapping": "FHIR-mapping",
+           "unreviewed": "IKKJE GJENNOMGÅTT: denne versjonen står ikkje i låsefila",
+           "version": "versjon", "outcome": "Utfall", "held": "Oppfylt",
+           "not_held": "Ikkje oppfylt", "unknown": "Ukjend (manglar opplysningar)",
+           "may_be": "det kan bli", "ask": "Dette kan avgjere utfallet – spør om det",
+           "judgement": "Spørsmål til klinikaren eller pasienten",
+           "technical": "Teknisk (for den som held ved like kriteria)",
+           "fallback": "Nokre tekstar finst ikkje på nynorsk i kriteriefila og står her på "
+                       "bokmål."},
     "en": {True: "YES", False: "NO", None: "UNKNOWN", "set": "Criteria set",
            "criteria": "Criteria", "rules": "Rules, tried in order",
            "chosen": "chosen", "missing": "Missing information that could decide the outcome",
            "undecided": "Outcome: undecided", "otherwise": "otherwise",
            "warnings": "Warnings", "redacted": "(input values hidden)", "from": "from",
            "parameters": "Parameters", "mapping": "FHIR mapping",
-           "unreviewed": "NOT REVIEWED: this version is not in the lock file"},
+           "unreviewed": "NOT REVIEWED: this version is not in the lock file",
+           "version": "version", "outcome": "Outcome", "held": "Met",
+           "not_held": "Not met", "unknown": "Unknown (information missing)",
+           "may_be": "it may be", "ask": "This could decide the outcome – ask about it",
+           "judgement": "A question for the clinician or the patient",
+           "technical": "Technical (for those who maintain the criteria)",
+           "fallback": "Some texts are not in English in the criteria file and are shown in "
+                       "Norwegian bokmål."},
 }
+
+#: The languages explanations are written in.
+LANGUAGES = tuple(_WORDS)
 
 _SKIP = {"boolean", "number", "string", "date", "duration"}
 
@@ -43,7 +78,7 @@ def node_lines(node: TraceNode, lang: str, depth: int, *, top: bool = False) -> 
     """An expression's trace as indented lines: text → value, then its sub-expressions
     (literals left out). ``top`` adds the file position and shows a bare name as a condition."""
     pad = "  " * depth
-    where = f"   ({node.span})" if node.span and top else ""
+    where = f"   ({short_span(node.span)})" if node.span and top else ""
     if node.kind == "name" and not top:
         return [f"{pad}{node.text} = {show_value(node.value, lang)}"]
     lines = [f"{pad}{' '.join(node.text.split())} → {show_value(node.value, lang)}{where}"]
@@ -53,13 +88,46 @@ def node_lines(node: TraceNode, lang: str, depth: int, *, top: bool = False) -> 
     return lines
 
 
-def render_text(result: Result, *, lang: str = "nb") -> str:
-    """The result as plain text: outcome sentence, criteria with sub-expressions, rules tried."""
+def short_span(span: Span) -> str:
+    """A position as a KE reads it: the file relative to its catalogue (the nearest folder
+    with a ``criteria.lock``), e.g. ``helse-vest/anbefaling-3.yaml:121:11``."""
+    return f"{_catalogue_relative(span.file)}:{span.line}:{span.column}"
+
+
+@functools.lru_cache(maxsize=256)
+def _catalogue_relative(file: str | None) -> str:
+    if not file:
+        return "<expr>"
+    path = Path(file)
+    try:
+        absolute = path.resolve()
+    except OSError:
+        return file
+    for folder in absolute.parents:
+        if (folder / "criteria.lock").is_file():
+            return absolute.relative_to(folder).as_posix()
+    return file
+
+
+def render_text(result: Result, *, lang: str = "nb", criteria_set: CriteriaSet | None = None,
+                verbose: bool = False) -> str:
+    """The result as plain text for people: the outcome and the criteria that held and did
+    not, in the file's titles, then what to ask next (the inputs' descriptions; judgement
+    inputs marked as questions for the clinician or the patient). ``criteria_set`` (the set
+    that made the result) gives the titles and descriptions. With ``verbose``, a technical
+    section follows: code names, expressions, rules tried and positions in the files."""
     if lang not in _WORDS:
-        raise ValueError(f"unsupported language {lang!r}; use 'nb' or 'en'")
+        raise ValueError(f"unsupported language {lang!r}; use 'nb', 'nn' or 'en'")
     w = _WORDS[lang]
     ref = result.criteria_set
-    out = [f"{w['set']}: {ref.id} {ref.version} (sha256 {ref.sha256[:12]}…)"]
+    texts: list[ast.LocalText] = []
+    if criteria_set is not None and criteria_set.id == ref.id:
+        texts.append(criteria_set.title)
+        head = (f"{w['set']}: {criteria_set.title.get(lang)} ({ref.id}, {w['version']} "
+                f"{ref.version}, sha256 {ref.sha256[:12]}…)")
+    else:
+        head = f"{w['set']}: {ref.id} {ref.version} (sha256 {ref.sha256[:12]}…)"
+    out = [head]
     if ref.unreviewed:
         out.append(f"{w['unreviewed']}")
     if result.mapping is not None:
@@ -70,7 +138,60 @@ def render_text(result: Result, *, lang: str = "nb") -> str:
     if trace is None:
         out.append(f"outcome: {result.outcome}")
         return lines_text(out)
-    out += [trace.sentence.get(lang), ""]
+    out += _people(result, trace, lang, criteria_set, texts)
+    if result.warnings:
+        out += ["", f"{w['warnings']}:"] + [f"  - {m}" for m in result.warnings]
+    if w["fallback"] and any(getattr(t, lang) is None for t in texts):
+        out += ["", f"({w['fallback']})"]
+    if verbose:
+        out += ["", w["technical"], ""] + _technical(result, trace, lang)
+    return lines_text(out)
+
+
+def _people(result: Result, trace: Trace, lang: str, cs: CriteriaSet | None,
+            texts: list[ast.LocalText]) -> list[str]:
+    """The outcome and the criteria in the file's words, then what to ask."""
+    w = _WORDS[lang]
+    titles = {r.outcome: r.title for r in trace.rules}
+    rules = {o.id: o for o in cs.outcomes} if cs is not None else {}
+    titles.update({k: o.title for k, o in rules.items()})
+    if result.outcome is None:
+        options = " / ".join(f"«{titles[o].get(lang) if o in titles else o}»"
+                             for o in result.possible_outcomes)
+        texts += [titles[o] for o in result.possible_outcomes if o in titles]
+        out = [f"{w['undecided']} – {w['may_be']} {options}."]
+    else:
+        title = titles.get(result.outcome)
+        texts += [title] if title is not None else []
+        out = [f"{w['outcome']}: {title.get(lang) if title else result.outcome}."]
+        rule = rules.get(result.outcome)
+        if rule is not None and rule.explanation is not None:
+            texts.append(rule.explanation)
+            out.append(" ".join(rule.explanation.get(lang).split()))
+    for value, label in ((True, "held"), (False, "not_held"), (None, "unknown")):
+        named = [c for c in trace.criteria if c.value is value]
+        if named:
+            texts += [c.title for c in named]
+            out.append(f"{w[label]}: " + "; ".join(
+                f"{c.name} – {c.title.get(lang)}" for c in named) + ".")
+    if result.missing:
+        out += ["", f"{w['ask']}:"]
+        for name in result.missing:
+            decl = cs.input(name) if cs is not None else None
+            text = " ".join(decl.description.split()) if decl and decl.description else name
+            if decl is not None and decl.description:
+                texts.append(ast.LocalText(nb=text))  # descriptions are written in bokmål only
+            if decl is not None and decl.kind == "judgement":
+                text = f"{w['judgement']}: {text}"
+            out.append(f"  - {text}")
+    return out
+
+
+def _technical(result: Result, trace: Trace, lang: str) -> list[str]:
+    """Code names, expressions with their values, the rules tried, positions in the files."""
+    w = _WORDS[lang]
+    ref = result.criteria_set
+    out = [trace.sentence.get(lang), ""]
     out.append(w["criteria"] + (f" {w['redacted']}" if trace.redacted else ""))
     own = f"{ref.id}@{ref.version}"
 
@@ -94,7 +215,5 @@ def render_text(result: Result, *, lang: str = "nb") -> str:
             out.append(f"  {p.name} = {show_value(p.value, lang)}{unit}{origin(p.origin)}")
     if result.missing:
         out += ["", f"{w['missing']}: {', '.join(result.missing)}"]
-    if result.warnings:
-        out += ["", f"{w['warnings']}:"] + [f"  - {m}" for m in result.warnings]
-    return lines_text(out)
+    return out
 

@@ -18,7 +18,7 @@ from koordrules.cli.common import (
     record_results,
     resolve_set,
 )
-from koordrules.explain import render_text
+from koordrules.explain import LANGUAGES, render_text
 from koordrules.records import read_records
 
 
@@ -84,7 +84,8 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 failed += 1
                 print(f"{args.input}: record {number}: {ex.code}: {ex.message}", file=err)
         elif isinstance(result, Result):
-            out.write(render_text(result, lang=args.lang))
+            out.write(render_text(result, lang=args.lang, criteria_set=cs,
+                                  verbose=args.verbose))
         else:
             failed += 1
             print(f"{args.input}: record {number}: {result.code}: {result.message}", file=err)
@@ -155,7 +156,7 @@ def _reexplain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"record {label(rid)}", file=out)
         print(f"Re-explained under {cs.key}, the version the stored result names; every "
               "stored field verified (sha256 of the set included).", file=out)
-        out.write(render_text(result, lang=args.lang))
+        out.write(render_text(result, lang=args.lang, criteria_set=cs, verbose=args.verbose))
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
@@ -192,14 +193,20 @@ def _reexplain_fhir(args: argparse.Namespace, catalog: Catalog, stored: list[Any
         print(f"Re-explained under {cs.key} and the FHIR mapping {mapping.key} as of "
               f"{res.mapping.as_of}, the versions the stored result names; every stored field "
               "verified (sha256 of the set and of the mapping included).", file=out)
-        out.write(render_text(result, lang=args.lang))
+        out.write(render_text(result, lang=args.lang, criteria_set=cs, verbose=args.verbose))
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
 def register(sub: Subparsers) -> None:
     p = sub.add_parser("explain", help="evaluate records and explain each in plain text")
     add_record_options(p, optional_set=True)
-    p.add_argument("--lang", choices=("nb", "en"), default="nb")
+    p.add_argument("--lang", choices=LANGUAGES, default="nb",
+                   help="language of the explanation: nb (bokmål), nn (nynorsk) or en; a text "
+                        "the criteria file lacks in nn or en is shown in bokmål, and the "
+                        "explanation says so")
+    p.add_argument("--verbose", action="store_true",
+                   help="add a technical section: code names, expressions with their values, "
+                        "the rules tried and positions in the criteria files")
     p.add_argument("--result", metavar="STORED",
                    help="re-explain under exactly the set version a stored result (JSON from "
                         "eval, or a decision record log) was made with, after checking "

@@ -85,7 +85,8 @@ def _explain(cs: ast.CriteriaSet, record: Mapping[str, Any] | None,
     if record is None:
         return None
     try:
-        return render_text(evaluator(cs, record, ignore=extra_keys(cs, record)), lang="en")
+        return render_text(evaluator(cs, record, ignore=extra_keys(cs, record)), lang="en",
+                           criteria_set=cs, verbose=True)
     except KoordError as ex:
         return f"(evaluation raised {type(ex).__name__}: {ex})"
 

@@ -509,13 +509,15 @@ def trace_example() -> str:
     """A real result for an example patient: the text explanation and the JSON, generated."""
     result = example_result()
     record = json.dumps(EXAMPLE_PATIENT, ensure_ascii=False)
-    text = render_text(result, lang="nb")
+    cs = Catalog.load(os.path.relpath(criteria_dir())).get(EXAMPLE_SET)
+    text = render_text(result, lang="nb", criteria_set=cs, verbose=True)
     data = result.to_json(indent=2)
     out = ["## A real example (generated)", "",
            f"Generated when the site was built: {code(EXAMPLE_SET)} evaluated for this "
            "record, in which criterion C and several of B's factors are unknown:", "",
            "```json", record, "```", "",
-           "### Text (`koordrules explain`, `--lang nb`)", "", "```text", text.rstrip(), "```",
+           "### Text (`koordrules explain --verbose`, `--lang nb`)", "",
+           "```text", text.rstrip(), "```",
            "", "### JSON (`koordrules eval --trace`; here indented)", "",
            "```json", data, "```", ""]
     return "\n".join(out)

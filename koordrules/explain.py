@@ -144,7 +144,7 @@ def render_text(result: Result, *, lang: str = "nb", criteria_set: CriteriaSet |
     if w["fallback"] and any(getattr(t, lang) is None for t in texts):
         out += ["", f"({w['fallback']})"]
     if verbose:
-        out += ["", w["technical"], ""] + _technical(result, trace, lang)
+        out += ["", w["technical"], "", *_technical(result, trace, lang)]
     return lines_text(out)
 
 

@@ -41,6 +41,24 @@ _WORDS: dict[str, dict[Any, str]] = {
            "changed_records": "Poster med endret utfall", "problems": "Poster som ikke kunne "
            "vurderes", "group": "Gruppe", "criteria_changed": "Kriterier som endret verdi",
            "undetermined": "ikke avgjort", "total": "sum"},
+    "nn": {True: "JA", False: "NEI", None: "UKJEND", "report": "Forklaring av resultat",
+           "set": "Kriteriesett", "outcome": "Utfall", "undecided": "Ikkje avgjort",
+           "legend": "Teiknforklaring", "criteria": "Kriterium", "tree": "Avgjerdstre",
+           "rules": "Reglar, prøvde i rekkjefølgje", "chosen": "valt",
+           "otherwise": "elles (ingen regel over er oppfylt)",
+           "missing": "Opplysningar som manglar og kan avgjere utfallet",
+           "ask": "Avklar desse med pasienten eller i journalen.",
+           "inputs": "Opplysningar som vart lesne", "input": "Opplysning", "value": "Verdi",
+           "redacted": "Verdiane er skjulte (--redact).", "warnings": "Åtvaringar",
+           "possible": "Moglege utfall", "record": "Pasient", "contents": "Innhald",
+           "not_tried": "ikkje prøvd", "where": "Kjelde", "none": "ingen",
+           "diff": "Konsekvensar av ny versjon", "old": "Gammal", "new": "Ny",
+           "records": "Pasientar", "changed": "Endra utfall", "flagged": "Flagga",
+           "transitions": "Overgangar (rader: gammal versjon, kolonnar: ny versjon)",
+           "chart": "Utfall per versjon", "per_group": "Per gruppe",
+           "changed_records": "Pasientar med endra utfall", "problems": "Pasientar som ikkje "
+           "kunne vurderast", "group": "Gruppe", "criteria_changed": "Kriterium som endra verdi",
+           "undetermined": "ikkje avgjort", "total": "sum"},
     "en": {True: "YES", False: "NO", None: "UNKNOWN", "report": "Result explanation",
            "set": "Criteria set", "outcome": "Outcome", "undecided": "Undecided",
            "legend": "Legend", "criteria": "Criteria", "tree": "Decision tree",
@@ -116,7 +134,7 @@ footer { margin-top: 36px; color: var(--muted); font-size: .8em; }
 
 def _words(lang: str) -> dict[Any, str]:
     if lang not in _WORDS:
-        raise ValueError(f"unsupported language {lang!r}; use 'nb' or 'en'")
+        raise ValueError(f"unsupported language {lang!r}; use 'nb', 'nn' or 'en'")
     return _WORDS[lang]
 
 

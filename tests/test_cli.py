@@ -147,11 +147,22 @@ def test_explain_renders_bokmal_by_default_and_english_on_request(patients: Path
     code, out, _ = run("explain", SHIPPED, str(patients))
     assert code == 0
     assert "Utfall: Koordinator er sannsynlig" in out
+    assert "Oppfylt: A – Forventet langvarig oppfølging" in out
+    assert "Dette kan avgjøre utfallet – spør om det" in out  # third record is undecided
+    for code_name in ("at_least", "situation_indicates_need", "[JA]", ".yaml", "Teknisk"):
+        assert code_name not in out  # code names and positions only with --verbose
+    code, out, _ = run("explain", SHIPPED, str(patients), "--verbose")
     assert "[JA] A – Forventet langvarig oppfølging" in out
-    assert "Opplysninger som mangler" in out  # third record is undecided
-    code, out, _ = run("explain", SHIPPED, str(patients), "--lang", "en")
+    assert "Teknisk (for den som vedlikeholder kriteriene)" in out
+    assert "Opplysninger som mangler og kan avgjøre utfallet: has_coordinator" in out
+    assert "(helse-vest/anbefaling-3.yaml:" in out  # relative to the catalogue
+    code, out, _ = run("explain", SHIPPED, str(patients), "--lang", "en", "--verbose")
     assert "Outcome: A coordinator is likely" in out
     assert "[YES] A – Expected long-term follow-up" in out
+    code, out, _ = run("explain", SHIPPED, str(patients), "--lang", "nn")
+    assert code == 0
+    assert "Ikkje oppfylt: A – Forventet langvarig oppfølging" in out
+    assert "Nokre tekstar finst ikkje på nynorsk i kriteriefila" in out
 
 
 def test_example_file_from_readme_evaluates() -> None:

@@ -66,7 +66,7 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_render_text_escapes_values_from_the_record() -> None:
     cs = load_text(SET)
-    text = render_text(koordrules.evaluate(cs, {"x": 5, "s": FORGE}))
+    text = render_text(koordrules.evaluate(cs, {"x": 5, "s": FORGE}), verbose=True)
     _clean(text)
     assert "s = a\\u001b[2J\\u000d\\u000a  [JA] A \u2013 forged\\u202e\\u009b31m\\u2028" in text
     assert "[JA] A \u2013 Stor" in text  # the real line is still there

@@ -183,10 +183,10 @@ outcomes:
         "A": "test/base@1.0.0", "D": "test/base@1.0.0"}
     assert {r.outcome: r.origin for r in result.trace.rules} == {
         "already": "test/base@1.0.0", "likely": "test/v@1.0.0"}
-    text = render_text(result, lang="en")
+    text = render_text(result, lang="en", verbose=True)
     assert "(from test/base@1.0.0)" in text
     assert "likely (Likely)" in text
-    nb = render_text(result)
+    nb = render_text(result, verbose=True)
     assert "(fra test/base@1.0.0)" in nb
 
 

@@ -86,8 +86,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--allow-incomplete-coverage", action="store_true",
                    help="do not fail when a set's cases leave something unreached (a set "
                         "without cases, a criterion value or an outcome no case reaches)")
-    p.add_argument("--lang", choices=("nb", "en"), default="nb",
-                   help="language of the traces shown for failures")
+    p.add_argument("--lang", choices=("nb", "nn", "en"), default="nb",
+                   help="language of the traces shown for failures: nb, nn or en")
     p.add_argument("--properties", action="store_true",
                    help="also check the sets' declared properties with generated records")
     p.add_argument("--examples", type=int, default=200, metavar="N",

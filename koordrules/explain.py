@@ -12,6 +12,7 @@ from typing import Any
 
 from koordrules import ast
 from koordrules.ast import CriteriaSet
+from koordrules.errors import KoordError
 from koordrules.result import Result
 from koordrules.span import Span
 from koordrules.textguard import lines_text
@@ -109,17 +110,33 @@ def _catalogue_relative(file: str | None) -> str:
     return file
 
 
+@functools.lru_cache(maxsize=64)
+def _shipped(set_id: str, version: str, sha256: str) -> CriteriaSet | None:
+    """The shipped catalogue's set with exactly this id, version and content, if any."""
+    from koordrules.catalog import Catalog
+
+    try:
+        cs = Catalog.builtin().get(f"{set_id}@{version}")
+    except KoordError:
+        return None
+    return cs if cs.sha256 == sha256 else None
+
+
 def render_text(result: Result, *, lang: str = "nb", criteria_set: CriteriaSet | None = None,
                 verbose: bool = False) -> str:
     """The result as plain text for people: the outcome and the criteria that held and did
     not, in the file's titles, then what to ask next (the inputs' descriptions; judgement
     inputs marked as questions for the clinician or the patient). ``criteria_set`` (the set
-    that made the result) gives the titles and descriptions. With ``verbose``, a technical
-    section follows: code names, expressions, rules tried and positions in the files."""
+    that made the result) gives the titles and descriptions; when it is not given, the
+    shipped catalogue's set with the same id, version and sha256 is used if there is one.
+    With ``verbose``, a technical section follows: code names, expressions, rules tried and
+    positions in the files."""
     if lang not in _WORDS:
         raise ValueError(f"unsupported language {lang!r}; use 'nb', 'nn' or 'en'")
     w = _WORDS[lang]
     ref = result.criteria_set
+    if criteria_set is None:
+        criteria_set = _shipped(ref.id, ref.version, ref.sha256)
     texts: list[ast.LocalText] = []
     if criteria_set is not None and criteria_set.id == ref.id:
         texts.append(criteria_set.title)

@@ -131,22 +131,58 @@ def _err(doc: YamlDoc, code: str, message: str, path: tuple[str | int, ...]) -> 
     return Diagnostic("error", code, message, doc.span(path), doc.file)
 
 
-def check_case_file(spec: CaseFile, doc: YamlDoc, catalog: Catalog) -> LoadedCases:
+class _Files(_Spec):
+    """A case file's outer shape, each case still unchecked."""
+
+    set: str = Field(min_length=1)
+    cases: list[Any] = Field(min_length=1)
+
+
+def _lenient(doc: YamlDoc) -> tuple[CaseFile, tuple[Diagnostic, ...], frozenset[int]]:
+    """The file with each case schema-checked on its own: a case with a structural problem
+    (a misspelt field, a missing ``expect``) is reported and stands as a placeholder in
+    ``broken``, so the file's other cases still run. Problems outside the cases (``set``,
+    the list itself) fail the whole file."""
+    spec, _ = validate(CaseFile, doc)
+    if spec is not None:
+        return spec, (), frozenset()
+    outer, outer_problems = validate(_Files, doc)
+    if outer is None:
+        raise CriteriaError(outer_problems, file=doc.file)
+    cases: list[Case] = []
+    found: list[Diagnostic] = []
+    broken: set[int] = set()
+    for i in range(len(outer.cases)):
+        case, case_problems = validate(Case, doc, ("cases", i))
+        if case is None:
+            found += case_problems
+            broken.add(i)
+            case = Case(name=f"\u0000case {i + 1}", expect=CaseExpectation(outcome=None))
+        cases.append(case)
+    return CaseFile(set=outer.set, cases=cases), tuple(found), frozenset(broken)
+
+
+def check_case_file(spec: CaseFile, doc: YamlDoc, catalog: Catalog,
+                    unreadable: tuple[Diagnostic, ...] = (),
+                    unread: frozenset[int] = frozenset()) -> LoadedCases:
     """Check a case file against its set. A case with a problem is listed in ``problems``
     and ``broken`` (the other cases still run); a file whose set is unknown raises
-    :class:`CriteriaError`."""
+    :class:`CriteriaError`. ``unreadable``/``unread``: the schema problems and indices of
+    cases that did not match the schema (see :func:`load_cases`)."""
     try:
         cs = catalog.get(spec.set)
     except KoordError as ex:
         raise CriteriaError([_err(doc, "unknown_set", ex.message, ("set",))],
                             file=doc.file) from None
-    problems: list[Diagnostic] = []
+    problems: list[Diagnostic] = list(unreadable)
     decls = {d.name: d for d in cs.inputs}
     outcomes = {o.id for o in cs.outcomes}
     criteria = {c.name for c in cs.criteria}
     names: dict[str, int] = {}
-    broken: set[int] = set()
+    broken: set[int] = set(unread)
     for i, case in enumerate(spec.cases):
+        if i in unread:
+            continue
         before = len(problems)
         where: tuple[str | int, ...] = ("cases", i)
         if case.name in names:
@@ -192,9 +228,12 @@ def check_case_file(spec: CaseFile, doc: YamlDoc, catalog: Catalog) -> LoadedCas
 
 
 def load_cases(path: str | Path, catalog: Catalog) -> LoadedCases:
-    """Read a case file and check it against ``catalog``; raises :class:`CriteriaError`."""
-    spec, doc = read_case_file(path)
-    return check_case_file(spec, doc, catalog)
+    """Read a case file and check it against ``catalog``: every problem of a single case is
+    reported and that case is not run, the others are; raises :class:`CriteriaError` when
+    the file as a whole cannot be used (not YAML, no ``set``, an unknown set)."""
+    doc = read_yaml(path, raw_keys=())
+    spec, unreadable, unread = _lenient(doc)
+    return check_case_file(spec, doc, catalog, unreadable, unread)
 
 
 # --- running -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from koordrules import ast
 from koordrules.errors import Diagnostic, KoordError
 from koordrules.evaluator import Interpreter
 from koordrules.names import Declared, name_problems
+from koordrules.probe import Finding, Probe
 from koordrules.typecheck import check_boolean
 from koordrules.types import BOOLEAN, DATE, NUMBER, STRING, Type, enum_of, list_of
 
@@ -207,6 +208,115 @@ def _dead_rules(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
                         f"{'true' if value else 'false'}, whatever the data", c.span)
 
 
+def _constant_conditions(cs: ast.CriteriaSet, skip: set[str | None]) -> Iterable[Diagnostic]:
+    """Conditions never true (errors) or never false (warnings) for any record, and rules
+    an earlier rule always takes the records from (:mod:`koordrules.probe`). ``skip``: the
+    spans' items that already have a message (a dead rule, a constant criterion), and a rule
+    using a criterion with a finding is left alone: one mistake, one message."""
+    probe = Probe(cs)
+    interpreter = Interpreter(cs, {}, any_record=True)
+    flagged: set[str] = set()
+    for c in cs.criteria:
+        if str(c.span) in skip or _decided(interpreter, c.expr):
+            continue
+        found = probe.constant(c.expr)
+        if found is not None:
+            if found.whole or found.node is c.expr:
+                flagged.add(c.name)
+            yield _finding(cs, found, c.source, f"criterion {c.name!r}", f"kriterium «{c.name}»")
+    for i, rule in enumerate(cs.rules):
+        if (str(rule.span) in skip or rule.when is None or ast.names(rule.when) & flagged
+                or _decided(interpreter, rule.when)):
+            continue
+        found = probe.constant(rule.when)
+        if found is not None:
+            yield _finding(cs, found, rule.source or "", f"the condition of {rule.id!r}",
+                           f"vilkåret for «{rule.id}»")
+            continue
+        blocker = probe.shadowed_by(i)
+        if blocker is not None:
+            yield Diagnostic(
+                "error", "shadowed_rule",
+                f"outcome {rule.id!r} can never be chosen: whenever its condition holds, the "
+                f"condition of {blocker.id!r} before it holds too (or is unknown); move "
+                f"{rule.id!r} before {blocker.id!r}, or narrow {blocker.id!r}", rule.span,
+                translations=(("nb", f"utfallet «{rule.id}» kan aldri bli valgt: hver gang "
+                               f"vilkåret holder, holder vilkåret for «{blocker.id}» foran det "
+                               f"også (eller er ukjent); flytt «{rule.id}» foran «{blocker.id}», "
+                               f"eller gjør vilkåret for «{blocker.id}» smalere"),
+                              ("nn", f"utfallet «{rule.id}» kan aldri bli valt: kvar gong "
+                               f"vilkåret held, held vilkåret for «{blocker.id}» framfor det "
+                               f"òg (eller er ukjent); flytt «{rule.id}» framfor «{blocker.id}», "
+                               f"eller gjer vilkåret for «{blocker.id}» smalare")))
+
+
+def _decided(interpreter: Interpreter, expr: ast.Expr) -> bool:
+    """Whether ``expr`` has a value without any data (the checks above report that)."""
+    try:
+        return interpreter.evaluate(expr) is not None
+    except KoordError:
+        return True
+
+
+def _finding(cs: ast.CriteriaSet, found: Finding, source: str, owner: str,
+             owner_nb: str) -> Diagnostic:
+    """A condition that is never true (an error) or never false (a warning), at its token,
+    with the bound of the input that makes it so and the likely fix."""
+    span = found.node.span
+    text = " ".join(source[span.start:span.end].split()) if span and source else owner
+    why, why_nb, fix, fix_nb = _bound(cs, found)
+    if found.never:
+        # an error when the whole condition can never be true because it asks for more
+        # than the input's declared range allows (the KE's slip); otherwise (a part of an
+        # 'or', a test like `x in []`) a warning, like a constant criterion
+        return Diagnostic(
+            "error" if found.whole and why else "warning", "never_true",
+            f"{text!r} in {owner} can never be true{why}{fix}", span,
+            translations=(("nb", f"«{text}» i {owner_nb} kan aldri bli sann{why_nb}{fix_nb}"),
+                          ("nn", f"«{text}» i {owner_nb} kan aldri bli sann{why_nb}{fix_nb}")))
+    return Diagnostic(
+        "warning", "always_true", f"{text!r} in {owner} is true for every record that has "
+        f"the information{why}; it decides nothing", span,
+        translations=(("nb", f"«{text}» i {owner_nb} er sann for alle pasienter der "
+                       f"opplysningen finnes{why_nb}; den avgjør ingenting"),
+                      ("nn", f"«{text}» i {owner_nb} er sann for alle pasientar der "
+                       f"opplysninga finst{why_nb}; ho avgjer ingenting")))
+
+
+_FLIP = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+
+
+def _bound(cs: ast.CriteriaSet, found: Finding) -> tuple[str, str, str, str]:
+    """Why a comparison of an input with a number is constant (its declared min or max),
+    and the fix when the comparison only misses the bound (``> 9`` on a scale up to 9)."""
+    node = found.node
+    if not isinstance(node, ast.Compare) or node.op not in _FLIP:
+        return "", "", "", ""
+    left, op, right = node.left, str(node.op), node.right
+    if not isinstance(left, ast.Name) or cs.input(left.name) is None:
+        left, op, right = right, _FLIP[op], left
+    decl = cs.input(left.name) if isinstance(left, ast.Name) else None
+    try:
+        value = Interpreter(cs, {}).evaluate(right)
+    except KoordError:
+        return "", "", "", ""
+    if decl is None or not isinstance(value, int | float) or isinstance(value, bool):
+        return "", "", "", ""
+    # never true: the bound it passes; true whenever known: the bound that guarantees it
+    up = (op in (">", ">=")) == found.never
+    limit = decl.max if up else decl.min
+    if limit is None:
+        return "", "", "", ""
+    word, word_nb = ("at most", "høyst") if up else ("at least", "minst")
+    key = "max" if up else "min"
+    why = f": {decl.name} is {word} {limit:g} (its '{key}')"
+    why_nb = f": {decl.name} er {word_nb} {limit:g} (sin «{key}»)"
+    if found.never and op in (">", "<") and value == limit:
+        better = op + "="
+        return why, why_nb, f"; did you mean '{better}'?", f"; mente du «{better}»?"
+    return why, why_nb, "", ""
+
+
 def _monotone(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
     outcomes = {o.id for o in cs.outcomes}
     for decl in cs.monotone:
@@ -233,5 +343,7 @@ def check_set(cs: ast.CriteriaSet) -> list[Diagnostic]:
     problems += _monotone(cs)
     if not any(p.severity == "error" for p in problems):
         problems += _usage(cs)
-        problems += _dead_rules(cs)
+        dead = list(_dead_rules(cs))
+        problems += dead
+        problems += _constant_conditions(cs, {str(d.span) for d in dead})
     return sorted(problems, key=Diagnostic.sort_key)

@@ -191,17 +191,41 @@ def _people(result: Result, trace: Trace, lang: str, cs: CriteriaSet | None,
             texts += [c.title for c in named]
             out.append(f"{w[label]}: " + "; ".join(
                 f"{c.name} – {c.title.get(lang)}" for c in named) + ".")
-    if result.missing:
-        out += ["", f"{w['ask']}:"]
-        for name in result.missing:
-            decl = cs.input(name) if cs is not None else None
-            text = " ".join(decl.description.split()) if decl and decl.description else name
-            if decl is not None and decl.description:
-                texts.append(ast.LocalText(nb=text))  # descriptions are written in bokmål only
-            if decl is not None and decl.kind == "judgement":
-                text = f"{w['judgement']}: {text}"
-            out.append(f"  - {text}")
+    asks = _asks(result, lang, cs, texts)
+    if asks:
+        out += ["", f"{w['ask']}:", *(f"  - {a}" for a in asks)]
     return out
+
+
+def _asks(result: Result, lang: str, cs: CriteriaSet | None,
+          texts: list[ast.LocalText]) -> list[str]:
+    """What to ask next: each missing input's description; a judgement input as a
+    question for the clinician or the patient."""
+    w = _WORDS[lang]
+    out = []
+    for name in result.missing:
+        decl = cs.input(name) if cs is not None else None
+        text = " ".join(decl.description.split()) if decl and decl.description else name
+        if decl is not None and decl.description:
+            texts.append(ast.LocalText(nb=text))  # descriptions are written in bokmål only
+        if decl is not None and decl.kind == "judgement":
+            text = f"{w['judgement']}: {text}"
+        out.append(text)
+    return out
+
+
+def for_people(result: Result, *, lang: str = "nb", criteria_set: CriteriaSet | None = None
+               ) -> tuple[list[str], list[str]]:
+    """The explanation's two parts for people, as the HTML report shows them: the outcome
+    and the criteria that held, did not or are unknown (in the file's titles), and what to
+    ask next. ``criteria_set`` as for :func:`render_text`."""
+    if result.trace is None:
+        return [], []
+    cs = criteria_set or _shipped(result.criteria_set.id, result.criteria_set.version,
+                                  result.criteria_set.sha256)
+    texts: list[ast.LocalText] = []
+    summary = _people(result.replace(missing=()), result.trace, lang, cs, texts)
+    return summary, _asks(result, lang, cs, texts)
 
 
 def _technical(result: Result, trace: Trace, lang: str) -> list[str]:

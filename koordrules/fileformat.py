@@ -97,6 +97,17 @@ class OutcomeSpec(_Spec):
     """Variants only: place this rule after the base rule with this id."""
 
 
+class DropSpec(_Spec):
+    """Variants only: items of the base this variant leaves out."""
+
+    parameters: tuple[str, ...] = ()
+    """Base parameters nothing in the variant uses any more."""
+    criteria: tuple[str, ...] = ()
+    """Base criteria nothing in the variant uses any more."""
+    inputs: tuple[str, ...] = ()
+    """Base inputs nothing in the variant reads any more."""
+
+
 class CriteriaFile(_Spec):
     """One criteria set, as written in ``criteria/**.yaml``."""
 
@@ -129,6 +140,9 @@ class CriteriaFile(_Spec):
     monotone: tuple[Monotonicity, ...] = ()
     """Declared properties that the test tools check (more of an input never lowers an
     outcome)."""
+    drop: DropSpec | None = None
+    """Variants only: base parameters, criteria or inputs this variant leaves out, e.g.
+    ``drop: {parameters: [min_of_b_to_d]}`` when a changed rule no longer uses them."""
     narrows: tuple[str, ...] = ()
     """Sets (``id@version``) this one is declared narrower than: every patient it flags, they
     flag too. Checked by ``koordrules test --properties``. Not inherited by variants."""

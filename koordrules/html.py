@@ -15,6 +15,8 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 import koordrules
+from koordrules.ast import CriteriaSet
+from koordrules.explain import for_people
 from koordrules.result import Result
 from koordrules.trace import REDACTED, TraceNode
 
@@ -32,14 +34,16 @@ _WORDS: dict[str, dict[Any, str]] = {
            "ask": "Avklar disse med pasienten eller i journalen.",
            "inputs": "Opplysninger som ble lest", "input": "Opplysning", "value": "Verdi",
            "redacted": "Verdiene er skjult (--redact).", "warnings": "Advarsler",
-           "possible": "Mulige utfall", "record": "Post", "contents": "Innhold",
+           "possible": "Mulige utfall", "record": "Pasient", "contents": "Innhold",
            "not_tried": "ikke prøvd", "where": "Kilde", "none": "ingen",
            "diff": "Konsekvenser av ny versjon", "old": "Gammel", "new": "Ny",
-           "records": "Poster", "changed": "Endret utfall", "flagged": "Flagget",
+           "records": "Pasienter", "changed": "Endret utfall", "flagged": "Flagget",
            "transitions": "Overganger (rader: gammel versjon, kolonner: ny versjon)",
            "chart": "Utfall per versjon", "per_group": "Per gruppe",
-           "changed_records": "Poster med endret utfall", "problems": "Poster som ikke kunne "
-           "vurderes", "group": "Gruppe", "criteria_changed": "Kriterier som endret verdi",
+           "changed_records": "Pasienter med endret utfall", "problems": "Pasienter som ikke "
+           "kunne vurderes", "input_ref": "opplysning", "parameter_ref": "parameter",
+           "criterion_ref": "kriterium", "group": "Gruppe",
+           "criteria_changed": "Kriterier som endret verdi",
            "undetermined": "ikke avgjort", "total": "sum"},
     "nn": {True: "JA", False: "NEI", None: "UKJEND", "report": "Forklaring av resultat",
            "set": "Kriteriesett", "outcome": "Utfall", "undecided": "Ikkje avgjort",
@@ -57,7 +61,9 @@ _WORDS: dict[str, dict[Any, str]] = {
            "transitions": "Overgangar (rader: gammal versjon, kolonnar: ny versjon)",
            "chart": "Utfall per versjon", "per_group": "Per gruppe",
            "changed_records": "Pasientar med endra utfall", "problems": "Pasientar som ikkje "
-           "kunne vurderast", "group": "Gruppe", "criteria_changed": "Kriterium som endra verdi",
+           "kunne vurderast", "input_ref": "opplysning", "parameter_ref": "parameter",
+           "criterion_ref": "kriterium", "group": "Gruppe",
+           "criteria_changed": "Kriterium som endra verdi",
            "undetermined": "ikkje avgjort", "total": "sum"},
     "en": {True: "YES", False: "NO", None: "UNKNOWN", "report": "Result explanation",
            "set": "Criteria set", "outcome": "Outcome", "undecided": "Undecided",
@@ -76,6 +82,7 @@ _WORDS: dict[str, dict[Any, str]] = {
            "chart": "Outcomes per version", "per_group": "Per group",
            "changed_records": "Records with a changed outcome",
            "problems": "Records that could not be evaluated", "group": "Group",
+           "input_ref": "input", "parameter_ref": "parameter", "criterion_ref": "criterion",
            "criteria_changed": "Criteria that changed value", "undetermined": "undetermined",
            "total": "total"},
 }
@@ -187,7 +194,8 @@ def _tree(node: TraceNode, w: dict[Any, str], *, top: bool = False) -> str:
     if node.kind == "name" and not top:
         head = f"<code>{escape(text)}</code> = {_badge(node.value, w)}"
         if node.ref:
-            head += f' <span class="muted">({escape(node.ref)})</span>'
+            ref = w.get(f"{node.ref}_ref", node.ref)
+            head += f' <span class="muted">({escape(ref)})</span>'
     else:
         head = f"<code>{escape(text)}</code> → {_badge(node.value, w)}"
     kids = [k for k in node.children if k.kind not in _SKIP]
@@ -268,9 +276,11 @@ def _inputs_read(result: Result) -> dict[str, Any]:
     return dict(sorted(reads.items()))
 
 
-def _result_body(result: Result, w: dict[Any, str], lang: str, *, heading: str) -> list[str]:
+def _result_body(result: Result, w: dict[Any, str], lang: str, *, heading: str,
+                 criteria_set: CriteriaSet | None = None) -> list[str]:
     ref = result.criteria_set
     trace = result.trace
+    summary, asks = for_people(result, lang=lang, criteria_set=criteria_set)
     out = [f"<h1>{escape(heading)}</h1>",
            f'<p class="meta">{escape(w["set"])}: <strong>{escape(ref.id)}</strong> '
            f"{escape(ref.version)} · sha256 <code>{escape(ref.sha256[:12])}</code></p>"]
@@ -278,11 +288,8 @@ def _result_body(result: Result, w: dict[Any, str], lang: str, *, heading: str) 
     banner_cls = "b-t" if decided else "b-u"
     name = (_outcome_title(result, result.outcome, lang) if decided else w["undecided"])
     out.append(f'<section class="banner {banner_cls}" id="outcome">'
-               f'<div class="o">{escape(w["outcome"])}: {escape(name)}'
-               + (f' <code class="muted">{escape(result.outcome or "")}</code>' if decided
-                  else "") + "</div>")
-    if trace is not None:
-        out.append(f"<p>{escape(trace.sentence.get(lang))}</p>")
+               f'<div class="o">{escape(w["outcome"])}: {escape(name)}</div>')
+    out += [f"<p>{escape(line)}</p>" for line in summary[1:]]
     if not decided:
         possible = ", ".join(escape(_outcome_title(result, p, lang))
                              for p in result.possible_outcomes)
@@ -320,8 +327,7 @@ def _result_body(result: Result, w: dict[Any, str], lang: str, *, heading: str) 
             chosen = f" ← <strong>{escape(w['chosen'])}</strong>" if r.chosen else ""
             out.append(f'<li class="{"chosen" if r.chosen else ""}" '
                        f'data-outcome="{escape(r.outcome)}">'
-                       f"{escape(r.title.get(lang))} <code class=\"muted\">"
-                       f"({escape(r.outcome)})</code>: {cond} → {_badge(r.value, w)}"
+                       f"{escape(r.title.get(lang))}: {cond} → {_badge(r.value, w)}"
                        f"{chosen}</li>")
         out.append("</ol>")
         out.append(f"<h2>{escape(w['inputs'])}</h2>")
@@ -335,7 +341,7 @@ def _result_body(result: Result, w: dict[Any, str], lang: str, *, heading: str) 
                     for k, v in reads.items()]
             out.append("</table>")
     if result.missing:
-        items = "".join(f"<li><code>{escape(m)}</code></li>" for m in result.missing)
+        items = "".join(f"<li>{escape(a)}</li>" for a in asks or result.missing)
         out.append(f'<h2>{escape(w["missing"])}</h2><div class="missing" id="missing">'
                    f"<p>{escape(w['ask'])}</p><ul>{items}</ul></div>")
     if result.warnings:
@@ -344,24 +350,28 @@ def _result_body(result: Result, w: dict[Any, str], lang: str, *, heading: str) 
     return out
 
 
-def render_result_html(result: Result, *, lang: str = "nb", title: str | None = None) -> str:
+def render_result_html(result: Result, *, lang: str = "nb", title: str | None = None,
+                       criteria_set: CriteriaSet | None = None) -> str:
     """One result as a self-contained HTML page: the outcome and its sentence, criteria A–D
     as a decision tree with their values, the rules tried, the inputs read (unless the trace
     is redacted) and what is missing."""
     w = _words(lang)
     heading = title or w["report"]
-    return _page(heading, _result_body(result, w, lang, heading=heading), lang)
+    return _page(heading, _result_body(result, w, lang, heading=heading,
+                                       criteria_set=criteria_set), lang)
 
 
 def render_results_html(results: Sequence[tuple[str | None, Result]], *, lang: str = "nb",
-                        title: str | None = None) -> str:
+                        title: str | None = None, criteria_set: CriteriaSet | None = None
+                        ) -> str:
     """Several results (``(label, result)``, e.g. one per record) in one page, with a table
     of contents."""
     w = _words(lang)
     if len(results) == 1:
         label, result = results[0]
         return render_result_html(result, lang=lang,
-                                  title=title or (f"{w['record']} {label}" if label else None))
+                                  title=title or (f"{w['record']} {label}" if label else None),
+                                  criteria_set=criteria_set)
     heading = title or w["report"]
     body = [f"<h1>{escape(heading)}</h1>", f"<h2>{escape(w['contents'])}</h2><ol>"]
     for i, (label, result) in enumerate(results, start=1):
@@ -372,7 +382,8 @@ def render_results_html(results: Sequence[tuple[str | None, Result]], *, lang: s
     body.append("</ol>")
     for i, (label, result) in enumerate(results, start=1):
         body.append(f'<div class="record" id="record-{i}">')
-        body += _result_body(result, w, lang, heading=f"{w['record']} {label or i}")
+        body += _result_body(result, w, lang, heading=f"{w['record']} {label or i}",
+                             criteria_set=criteria_set)
         body.append("</div>")
     return _page(heading, body, lang)
 
@@ -386,7 +397,11 @@ _UNDETERMINED_COLOUR = "#afb8c1"
 
 
 def _outcome_label(outcome: str | None, w: dict[Any, str]) -> str:
-    return outcome if outcome is not None else f"({w['undetermined']})"
+    """An outcome by its title in the report's language (``w`` carries the titles of the
+    sets, see :func:`render_diff_html`), else its id."""
+    if outcome is None:
+        return f"({w['undetermined']})"
+    return w.get(("title", outcome), outcome)
 
 
 def _colours(report: ImpactReport) -> dict[str | None, str]:
@@ -483,11 +498,15 @@ def _distribution_rows(report: ImpactReport, w: dict[Any, str]) -> str:
     return "".join(out)
 
 
-def render_diff_html(report: ImpactReport, *, lang: str = "nb", limit: int = 50) -> str:
+def render_diff_html(report: ImpactReport, *, lang: str = "nb", limit: int = 50,
+                     sets: Sequence[CriteriaSet] = ()) -> str:
     """A revision's impact as a self-contained HTML page: the figures per version, the
     outcome transition table, an inline-SVG bar chart of outcomes per version (and per group),
-    and the records whose outcome changed (at most ``limit``)."""
-    w = _words(lang)
+    and the records whose outcome changed (at most ``limit``). ``sets`` (old, new) give the
+    outcomes' titles in ``lang``."""
+    w = dict(_words(lang))
+    for cs in reversed(sets):
+        w.update({("title", o.id): o.title.get(lang) for o in cs.outcomes})
     old, new = report.old_set, report.new_set
     title = f"{w['diff']}: {old.id} {old.version} → {new.id} {new.version}"
     colours = _colours(report)

@@ -26,10 +26,11 @@ from pydantic import BaseModel, ConfigDict
 from koordrules import ast
 from koordrules.engine import evaluate
 from koordrules.errors import InputError, KoordError
-from koordrules.indicators import IndicatorFile, IndicatorReport, IndicatorTally, render_indicators
+from koordrules.impact_text import render_impact as render_impact
+from koordrules.impact_text import render_summary as render_summary
+from koordrules.indicators import IndicatorFile, IndicatorReport, IndicatorTally
 from koordrules.records import read_records
 from koordrules.result import Result
-from koordrules.textguard import lines_text
 
 UNDETERMINED = "undetermined"
 MISSING_GROUP = "(missing)"
@@ -102,6 +103,19 @@ class RecordProblem(_Model):
     message: str
 
 
+class LackingInput(_Model):
+    """An input of one of the sets that no record of the cohort has a value for."""
+
+    name: str
+    side: Literal["old", "new", "both"]
+    """Whose input it is."""
+    undetermined: int
+    """Records undetermined under the new set (the old one for an ``old`` input) that this
+    input could decide."""
+    became_undetermined: int
+    """Of those, records decided under the old set: undetermined because the cohort lacks it."""
+
+
 class GroupImpact(_Model):
     """The impact for the records of one group (value of the ``by`` field)."""
 
@@ -137,6 +151,8 @@ class ImpactReport(_Model):
     indicators: tuple[IndicatorReport, ...] = ()
     """The indicators asked for (``indicators=``), per unit, over the records both sets
     evaluated (they count record fields, so they are the same under both sets)."""
+    lacking: tuple[LackingInput, ...] = ()
+    """Inputs of the sets that no record has: why records may be undetermined."""
 
     def count(self, old: str | None, new: str | None) -> int:
         """Records that went from ``old`` to ``new`` (``None`` = undetermined)."""
@@ -296,8 +312,11 @@ def diff(
     changed: list[ChangedRecord] = []
     problems: list[RecordProblem] = []
     counter = IndicatorTally(indicators) if indicators is not None else None
+    present: set[str] = set()
+    waits: dict[str, list[int]] = {}  # input -> [undetermined, became undetermined]
     for number, record in enumerate(records, start=1):
         rid = _ident(record, id_field)
+        present.update(k for k, v in record.items() if v is not None and v != "")
         a, b = _run(old, record, strict), _run(new, record, strict)
         if not isinstance(a, Result) or not isinstance(b, Result):
             bad = a if isinstance(a, KoordError) else b
@@ -308,6 +327,13 @@ def diff(
             problems.append(RecordProblem(record=number, id=rid, side=side, code=bad.code,
                                           message=bad.message))
             continue
+        for name in b.missing if b.outcome is None else ():
+            tally = waits.setdefault(name, [0, 0])
+            tally[0] += 1
+            tally[1] += a.outcome is not None
+        for name in a.missing if a.outcome is None else ():
+            if new.input(name) is None:
+                waits.setdefault(name, [0, 0])[0] += 1
         group = _label(record, by)
         overall.add(a.outcome, b.outcome)
         if counter is not None:
@@ -329,7 +355,25 @@ def diff(
                      for g, s in sorted(groups.items())),
         changed_records=tuple(changed), problems=tuple(problems),
         indicators=counter.reports() if counter is not None else (),
+        lacking=_lacking(old, new, present, waits),
     )
+
+
+def _lacking(old: ast.CriteriaSet, new: ast.CriteriaSet, present: set[str],
+             waits: Mapping[str, list[int]]) -> tuple[LackingInput, ...]:
+    names = [i.name for i in new.inputs] + [i.name for i in old.inputs
+                                             if new.input(i.name) is None]
+    out = []
+    for name in names:
+        if name in present:
+            continue
+        side: Literal["old", "new", "both"] = (
+            "both" if old.input(name) and new.input(name) else "new" if new.input(name)
+            else "old")
+        undetermined, became = waits.get(name, [0, 0])
+        out.append(LackingInput(name=name, side=side, undetermined=undetermined,
+                                became_undetermined=became))
+    return tuple(out)
 
 
 def summarize(
@@ -369,120 +413,3 @@ def summarize(
                      for g, t in sorted(groups.items())),
         problems=tuple(problems),
         indicators=counter.reports() if counter is not None else ())
-
-
-# --- text --------------------------------------------------------------------------------------
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "-"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  " + "  ".join([first, *rest]).rstrip()
-    return [line(header), *(line(r) for r in rows)]
-
-
-def _name(outcome: str | None) -> str:
-    return UNDETERMINED if outcome is None else outcome
-
-
-def _flag_line(d: Distribution) -> str:
-    return f"{d.flagged} ({_pct(d.flagged, d.total)})"
-
-
-def _undetermined_line(d: Distribution) -> str:
-    return f"{d.undetermined} ({_pct(d.undetermined, d.total)})"
-
-
-def render_impact(report: ImpactReport, *, limit: int = 20) -> str:
-    """The report as text: transition table, shares, groups, changed records (``limit``)."""
-    o, n = report.old_set, report.new_set
-    same = o.id == n.id
-    old_name, new_name = (o.version, n.version) if same else (f"{o.id}@{o.version}",
-                                                              f"{n.id}@{n.version}")
-    title = f"{o.id} {o.version} → {n.version}" if same else f"{old_name} → {new_name}"
-    out = [f"Revision impact: {title}, {report.total} record(s)", ""]
-    rows_ids = [*report.old_outcomes, None]
-    cols_ids = [*report.new_outcomes, None]
-    header = [f"{old_name} \\ {new_name}", *(_name(c) for c in cols_ids), "total"]
-    rows = []
-    for r in rows_ids:
-        cells = [report.count(r, c) for c in cols_ids]
-        rows.append([_name(r), *(str(x) for x in cells), str(sum(cells))])
-    col_totals = [sum(report.count(r, c) for r in rows_ids) for c in cols_ids]
-    rows.append(["total", *(str(x) for x in col_totals), str(report.total)])
-    out += _table(header, rows)
-    out.append("")
-    out += _table(["", old_name, new_name], [
-        ["flagged", _flag_line(report.old), _flag_line(report.new)],
-        ["undetermined", _undetermined_line(report.old), _undetermined_line(report.new)],
-        ["outcome changed", f"{report.changed} ({_pct(report.changed, report.total)})", ""],
-    ])
-    flag_old = ", ".join(report.old.flagged_outcomes) or "none"
-    flag_new = ", ".join(report.new.flagged_outcomes) or "none"
-    out.append(f"  (flagged = {flag_old}" + ("" if flag_old == flag_new
-                                              else f" | {flag_new}") + ")")
-    if report.groups:
-        out += ["", f"By {report.by}:"]
-        out += _table([report.by or "group", "records", f"flagged {old_name}",
-                       f"flagged {new_name}", "changed"], [
-            [g.group, str(g.old.total), _flag_line(g.old),
-             _flag_line(g.new), str(g.changed)] for g in report.groups])
-    if report.changed_records:
-        shown = report.changed_records[:limit]
-        out += ["", f"Changed records ({len(shown)} of {len(report.changed_records)}):"]
-        for c in shown:
-            label = c.id if c.id is not None else f"record {c.record}"
-            group = f" [{c.group}]" if c.group is not None else ""
-            why = ", ".join(
-                f"{x.name}: {_word(x.old)} → {_word(x.new)}"
-                + (f" (only in {x.only_in})" if x.only_in else "")
-                for x in c.criteria) or "no criterion changed value"
-            out.append(f"  {label}{group}: {_name(c.old)} → {_name(c.new)}; {why}")
-        more = len(report.changed_records) - len(shown)
-        if more:
-            out.append(f"  … {more} more changed record(s) not shown "
-                       "(use --limit, or --format json for all)")
-    out += render_indicators(report.indicators)
-    if report.problems:
-        out += ["", f"{len(report.problems)} record(s) could not be evaluated and are left "
-                "out:"]
-        out += [f"  record {p.record} ({p.side}): {p.code}: {p.message}"
-                for p in report.problems[:limit]]
-    return lines_text(out)
-
-
-def _word(value: bool | None) -> str:
-    return {True: "true", False: "false", None: "unknown"}[value]
-
-
-def render_summary(summary: OutcomeSummary) -> str:
-    """The outcome distribution as text, with a per-group table when grouped."""
-    ref, d = summary.criteria_set, summary.distribution
-    out = [f"{ref.id}@{ref.version}: {d.total} record(s)", ""]
-    rows = [[o, str(d.counts.get(o, 0)), _pct(d.counts.get(o, 0), d.total)]
-            for o in summary.outcomes]
-    rows.append([UNDETERMINED, str(d.undetermined), _pct(d.undetermined, d.total)])
-    rows.append(["flagged", str(d.flagged), _pct(d.flagged, d.total)])
-    out += _table(["outcome", "records", "share"], rows)
-    out.append(f"  (flagged = {', '.join(d.flagged_outcomes) or 'none'})")
-    if summary.groups:
-        out += ["", f"By {summary.by}:"]
-        out += _table([summary.by or "group", "records", *summary.outcomes, UNDETERMINED,
-                       "flagged"], [
-            [g.group, str(g.distribution.total),
-             *(str(g.distribution.counts.get(o, 0)) for o in summary.outcomes),
-             str(g.distribution.undetermined),
-             f"{g.distribution.flagged} ({_pct(g.distribution.flagged, g.distribution.total)})"]
-            for g in summary.groups])
-    out += render_indicators(summary.indicators)
-    if summary.problems:
-        out += ["", f"{len(summary.problems)} record(s) could not be evaluated and are left "
-                "out:"]
-        out += [f"  record {p.record}: {p.code}: {p.message}" for p in summary.problems[:20]]
-    return lines_text(out)

@@ -226,6 +226,10 @@ def build(setfile: SetFile) -> tuple[ast.CriteriaSet | None, list[Diagnostic]]:
         problems += more
         if criterion is not None:
             criteria.append(criterion)
+    if spec.drop is not None:
+        problems.append(Diagnostic("error", "schema_error",
+                                   "'drop' is only allowed in a variant (extends:)",
+                                   doc.key_span(("drop",)), doc.file))
     outcomes: list[ast.OutcomeRule] = []
     for i, ospec in enumerate(spec.outcomes):
         for field in ("before", "after"):

@@ -30,6 +30,7 @@ that its content is still exactly what produced the result.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -288,6 +289,8 @@ def catalogue_root(path: str | Path) -> Path | None:
     for start in (given, given.resolve()):  # as given (for messages), else from the root
         for folder in (start, *start.parents) if start.is_dir() else start.parents:
             if lock_path(folder).is_file():
+                if start is not given and not given.is_absolute():
+                    return Path(os.path.relpath(folder))  # `..` from inside, as given
                 return folder
     return None
 

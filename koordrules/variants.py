@@ -12,6 +12,8 @@ A variant never copies its base. It names the base and says what differs:
   adds a rule, placed by ``before``/``after`` (default: just before ``otherwise``). An entry
   with ``otherwise: true`` replaces the base's ``otherwise``.
 - ``monotone``: when written, replaces the base's declarations (``monotone: []`` drops them).
+- ``drop``: base ``parameters``, ``criteria`` or ``inputs`` the variant leaves out (an error
+  while something in the set still uses one).
 
 The result is one flat :class:`~koordrules.ast.CriteriaSet`, checked like any other. Every item
 keeps ``origin`` = the ``id@version`` of the file it came from; ``extends`` records the exact
@@ -178,6 +180,8 @@ class _Builder:
         self.warnings: list[Diagnostic] = []
         self.broken: set[str] = set()
         """Names of the variant's criteria that did not parse: later checks skip them."""
+        self.still_used: set[str] = set()
+        """Names the variant drops although something still uses them (reported once)."""
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -200,8 +204,22 @@ class _Builder:
 
     # -- sections ----------------------------------------------------------------------------
 
+    def dropped(self, section: str, base_names: list[str]) -> set[str]:
+        """The names the variant's ``drop`` lists under ``section``; an error for a name the
+        base does not have."""
+        drop = self.setfile.spec.drop
+        names = getattr(drop, section) if drop is not None else ()
+        kind = {"parameters": "parameter", "criteria": "criterion", "inputs": "input"}[section]
+        for i, name in enumerate(names):
+            if name not in base_names:
+                self.error("not_in_base", "drop: " + self.not_in_base(
+                    kind, name, base_names, section), self.doc.span(("drop", section, i)))
+        return set(names)
+
     def parameters(self) -> tuple[ast.Parameter, ...]:
         out = {p.name: p for p in self.base.parameters}
+        for name in self.dropped("parameters", list(out)):
+            out.pop(name, None)
         for name, spec in self.setfile.spec.parameters.items():
             mine = build_parameter(name, spec, self.doc, self.origin)
             self.problems += parameter_problems(name, spec, self.doc)
@@ -220,7 +238,8 @@ class _Builder:
         return tuple(out.values())
 
     def inputs(self) -> tuple[ast.InputDecl, ...]:
-        out = list(self.base.inputs)
+        gone = self.dropped("inputs", [i.name for i in self.base.inputs])
+        out = [i for i in self.base.inputs if i.name not in gone]
         for name, spec in self.setfile.spec.inputs.items():
             old = self.base.input(name)
             if old is not None:
@@ -234,6 +253,8 @@ class _Builder:
 
     def criteria(self) -> list[ast.Criterion]:
         out = {c.name: c for c in self.base.criteria}
+        for name in self.dropped("criteria", list(out)):
+            out.pop(name, None)
         for name, spec in self.setfile.spec.criteria.items():
             criterion, problems = build_criterion(name, spec, self.doc, self.origin)
             self.problems += problems
@@ -390,13 +411,17 @@ class _Builder:
         rules, otherwise = self.outcomes()
         monotone = spec.monotone if "monotone" in spec.model_fields_set else self.base.monotone
         if not self.problems:
+            self._still_used(criteria, rules)
+        if not self.problems:
             self._unused_additions(parameters, criteria, rules)
         if self.problems:
             env = declared_names(parameters, inputs, [*(c.name for c in criteria),
                                                       *sorted(self.broken)])
             self.problems += check_expressions(
-                [c for c in criteria if c.origin == self.origin],
-                [r for r in rules if r.origin == self.origin], env)
+                [c for c in criteria if c.origin == self.origin
+                 and not ast.names(c.expr) & self.still_used],
+                [r for r in rules if r.origin == self.origin and r.when is not None
+                 and not ast.names(r.when) & self.still_used], env)
             return None
         sha = hashlib.sha256(
             (self.doc.canonical() + "\n" + self.base.sha256).encode("utf-8")).hexdigest()
@@ -406,6 +431,22 @@ class _Builder:
             changelog=spec.changelog, extends=self.base.key, parameters=parameters,
             inputs=inputs, criteria=tuple(criteria), rules=tuple(rules), otherwise=otherwise,
             monotone=monotone, narrows=spec.narrows, file=self.doc.file, sha256=sha)
+
+    def _still_used(self, criteria: list[ast.Criterion], rules: list[ast.OutcomeRule]) -> None:
+        """A dropped name something still uses: one error at the ``drop`` entry, naming the
+        user (the "unknown name" errors it would cause are not reported)."""
+        drop = self.setfile.spec.drop
+        if drop is None:
+            return
+        users = [(f"criterion {c.name!r}", c.expr) for c in criteria]
+        users += [(f"the condition of {r.id!r}", r.when) for r in rules if r.when is not None]
+        for section in ("parameters", "criteria", "inputs"):
+            for i, name in enumerate(getattr(drop, section)):
+                user = next((who for who, expr in users if name in ast.names(expr)), None)
+                if user is not None:
+                    self.error("still_used", f"drop: {name!r} cannot be dropped: {user} "
+                               "still uses it", self.doc.span(("drop", section, i)))
+                    self.still_used.add(name)
 
     def _unused_additions(self, parameters: Iterable[ast.Parameter],
                           criteria: list[ast.Criterion], rules: list[ast.OutcomeRule]) -> None:
@@ -466,8 +507,8 @@ def _rehome(builder: _Builder, problems: Iterable[Diagnostic],
             if (d.code, d.message, d.span) in known:
                 continue
             out.append(Diagnostic(d.severity, d.code,
-                                  f"{d.message} (in the base {builder.base.key} at {d.span})",
-                                  extends_span, doc.file))
+                                  f"{d.message} (in the base {builder.base.key} at {d.span})"
+                                  + _drop_hint(d), extends_span, doc.file))
         elif d.severity == "error" and d.code in _NAME_CODES and cs is not None:
             out.append(Diagnostic(d.severity, d.code, d.message + _base_names(builder, cs, d),
                                   d.span, doc.file))
@@ -475,6 +516,19 @@ def _rehome(builder: _Builder, problems: Iterable[Diagnostic],
             out.append(d)
     unique = {(d.severity, d.code, d.message, d.span): d for d in out}
     return sorted(unique.values(), key=Diagnostic.sort_key)
+
+
+_SECTIONS = {"unused_parameter": "parameters", "unused_criterion": "criteria",
+             "unused_input": "inputs"}
+
+
+def _drop_hint(d: Diagnostic) -> str:
+    """For a base item the variant no longer uses: how the variant leaves it out."""
+    section = _SECTIONS.get(d.code)
+    name = d.message.split("'")[1] if section and d.message.count("'") >= 2 else None
+    if section is None or name is None:
+        return ""
+    return f"; if the variant does not need it, leave it out with 'drop: {{{section}: [{name}]}}'"
 
 
 def _base_names(builder: _Builder, cs: ast.CriteriaSet, d: Diagnostic) -> str:

@@ -8,12 +8,13 @@ kept by path, so later checks (schema, expressions) can point into the file.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -335,17 +336,60 @@ def read_yaml(path: str | Path, *, raw_keys: Collection[str] = ("when",)) -> Yam
     return parse_yaml(read_text_file(path), file=str(path), raw_keys=raw_keys)
 
 
-def validate(model: type[M], doc: YamlDoc) -> tuple[M | None, list[Diagnostic]]:
-    """Validate ``doc.data`` against ``model``; every schema problem becomes a diagnostic."""
-    if not isinstance(doc.data, Mapping):
-        return None, [Diagnostic("error", "schema_error", "the file must be a mapping of fields",
-                                 doc.span(()), doc.file)]
+def field_names(model: type[BaseModel]) -> set[str]:
+    """Every field name of ``model`` and of the models inside it."""
+    found: set[str] = set()
+    todo: list[Any] = [model]
+    seen: set[Any] = set()
+    while todo:
+        kind = todo.pop()
+        if kind in seen:
+            continue
+        seen.add(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            for name, info in kind.model_fields.items():
+                found.add(name)
+                todo.append(info.annotation)
+        else:
+            todo += list(get_args(kind))
+    return found
+
+
+def validate(model: type[M], doc: YamlDoc, at: tuple[str | int, ...] = ()
+             ) -> tuple[M | None, list[Diagnostic]]:
+    """Validate ``doc.data`` (or the part of it at the path ``at``) against ``model``; every
+    schema problem becomes a diagnostic. A misspelt field (``outcom`` for ``outcome``) is one
+    problem, not "unknown field" and "missing field": the misspelling with the fix."""
+    data: Any = doc.data
+    for part in at:
+        data = data[part]
+    if not isinstance(data, Mapping):
+        what = "the file" if not at else "this entry"
+        return None, [Diagnostic("error", "schema_error", f"{what} must be a mapping of fields",
+                                 doc.span(at), doc.file)]
     try:
-        return model.model_validate(doc.data), []
+        return model.model_validate(data), []
     except ValidationError as ex:
+        errors = list(ex.errors())
+        missing = {(tuple(e["loc"][:-1]), str(e["loc"][-1])) for e in errors
+                   if e["type"] == "missing" and e["loc"]}
+        misspelt: dict[tuple[Any, ...], str] = {}
+        for e in errors:
+            if e["type"] == "extra_forbidden" and e["loc"]:
+                parent, name = tuple(e["loc"][:-1]), str(e["loc"][-1])
+                close = (difflib.get_close_matches(
+                    name, [m for p, m in missing if p == parent], n=1)
+                    or difflib.get_close_matches(name, sorted(field_names(model)), n=1,
+                                                 cutoff=0.8))
+                if close:
+                    misspelt[tuple(e["loc"])] = close[0]
+        fixed = {(tuple(loc[:-1]), right) for loc, right in misspelt.items()}
         problems = []
-        for err in ex.errors():
-            loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+        for err in errors:
+            if err["type"] == "missing" and err["loc"] and (
+                    tuple(err["loc"][:-1]), str(err["loc"][-1])) in fixed:
+                continue  # said with the misspelling
+            loc = (*at, *(p for p in err["loc"] if isinstance(p, str | int)))
             # drop pydantic's union-branch labels (e.g. "LocalText", "str") from the path
             path: list[str | int] = []
             node: Any = doc.data
@@ -360,6 +404,17 @@ def validate(model: type[M], doc: YamlDoc) -> tuple[M | None, list[Diagnostic]]:
             where = ".".join(str(p) for p in path) or "file"
             message = err["msg"]
             span = doc.span(tuple(path))
+            right = misspelt.get(tuple(err["loc"]))
+            if right is not None:
+                wrong = str(path[-1])
+                problems.append(Diagnostic(
+                    "error", "schema_error", f"unknown field {where!r}; did you mean "
+                    f"{right!r}?", doc.key_span(tuple(path)), doc.file,
+                    (("nb", f"ukjent felt «{where}»; mente du «{right}»? (skriv {right}: "
+                            f"i stedet for {wrong}:)"),
+                     ("nn", f"ukjent felt «{where}»; meinte du «{right}»? (skriv {right}: "
+                            f"i staden for {wrong}:)"))))
+                continue
             if err["type"] == "extra_forbidden":
                 message = f"unknown field {where!r}"
                 span = doc.key_span(tuple(path))  # the key, not its value

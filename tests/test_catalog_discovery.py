@@ -117,7 +117,8 @@ def test_coverage_gaps_fail_by_default(shipped: Path) -> None:
 
 def test_diff_finds_ids_in_the_catalogue_of_a_file(shipped: Path) -> None:
     code, out, err = run("diff", "helse-forde/pilot-2023@1.0.0",
-                         "criteria/helse-forde/pilot-2023-2.0.0.yaml", str(COHORT))
+                         "criteria/helse-forde/pilot-2023-2.0.0.yaml", str(COHORT), "--lang",
+                         "en")
     assert code == 0, err
     assert out.startswith("Revision impact: helse-forde/pilot-2023 1.0.0 → 2.0.0, ")
 

@@ -182,14 +182,21 @@ def test_diff_prints_matrix_shares_groups_and_changed_criteria(
         two_versions: Path, cohort: Path) -> None:
     code, out, err = run("diff", "helse-vest/anbefaling-3@1.0.0", "helse-vest/anbefaling-3@1.1.0",
                          str(cohort), "--catalog", str(two_versions), "--by", "unit",
-                         "--id-field", "id")
+                         "--id-field", "id", "--lang", "en")
     assert code == 0, err
     assert out.startswith("Revision impact: helse-vest/anbefaling-3 1.0.0 → 1.1.0, 3 record(s)")
-    row = next(line for line in out.splitlines() if line.startswith("  coordinator_likely"))
-    assert row.split() == ["coordinator_likely", "0", "1", "1", "0", "2"]
+    row = next(line for line in out.splitlines() if line.startswith("  2 A coordinator"))
+    assert row.split()[-5:] == ["0", "1", "1", "0", "2"]
     assert "  flagged          3 (100.0%)  2 (66.7%)" in out
     assert "By unit:" in out
-    assert "  r1 [x]: coordinator_likely → not_indicated; A: true → false" in out
+    assert ("  r1 [x]: A coordinator is likely → The criteria are not met; A: true → false"
+            in out)
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code, out, err = run("diff", "helse-vest/anbefaling-3@1.0.0", "helse-vest/anbefaling-3@1.1.0",
+                         str(cohort), "--catalog", str(two_versions), "--id-field", "id")
+    assert out.startswith("Konsekvenser av endringen: helse-vest/anbefaling-3 1.0.0 → 1.1.0, "
+                          "3 pasient(er)")
+    assert "  r1: Koordinator er sannsynlig → Kriteriene er ikke oppfylt; A: ja → nei" in out
 
 
 def test_diff_json_is_the_report_model(two_versions: Path, cohort: Path) -> None:
@@ -212,7 +219,7 @@ def test_diff_accepts_files_and_reports_unreadable_records(tree: Path, tmp_path:
     code, out, err = run("diff", path, path, str(cohort))
     assert code == 1
     assert f"{cohort}:3:1: bad_input_value" in err and "many" not in err
-    assert ", 1 record(s)" in out.splitlines()[0]
+    assert ", 1 pasient(er)" in out.splitlines()[0]
 
 
 def test_eval_summary_counts_outcomes_by_group(cohort: Path) -> None:
@@ -242,8 +249,8 @@ def test_pilot_two_flags_fewer_patients_than_pilot_one() -> None:
     assert not [t for t in data["transitions"] if t["count"] and t["new"] in flagged_new
                 and t["old"] not in flagged_old]
     code, out, _ = run("diff", PILOT_OLD, PILOT_NEW, str(COHORT), "--catalog", str(CRITERIA),
-                       "--id-field", "patient", "--limit", "3")
-    assert "Changed records (3 of " in out and "more changed record(s) not shown" in out
+                       "--id-field", "patient", "--limit", "3", "--lang", "en")
+    assert "Changed records (3 / " in out and "more changed record(s) not shown" in out
 
 
 # --- lock, check, explain --result -------------------------------------------------------------

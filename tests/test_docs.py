@@ -229,6 +229,9 @@ _OUTPUT = re.compile(r"<!-- output-of: (\{.*?\}) -->\n+```text\n(.*?)```", re.S)
 
 
 _SCENARIO = re.compile(r"<!-- scenario (\S+): (\{.*?\}) -->", re.S)
+_FILE = re.compile(r"<!-- scenario (\S+) writes (\S+) -->\n+```yaml\n(.*?)```", re.S)
+"""A scenario step that writes the YAML block right after it to a file: the file the reader
+is shown is the file the commands run on."""
 
 
 def _outputs() -> list[tuple[str, dict[str, Any], str]]:
@@ -238,6 +241,8 @@ def _outputs() -> list[tuple[str, dict[str, Any], str]]:
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
         scenarios = {name: json.loads(spec) for name, spec in _SCENARIO.findall(text)}
+        scenarios.update({name: {"write": {path: block}}
+                          for name, path, block in _FILE.findall(text)})
         for spec, block in _OUTPUT.findall(text):
             found.append((page.name, json.loads(spec), block))
             found[-1][1]["_setup"] = [scenarios[n] for n in found[-1][1].get("scenario", [])]
@@ -294,6 +299,9 @@ def _run(spec: dict[str, Any], tmp: Path, monkeypatch: pytest.MonkeyPatch) -> st
         monkeypatch.chdir(tmp)
         for command in step.get("before", []):
             assert main(shlex.split(command)[1:], out=io.StringIO(), err=io.StringIO()) == 0
+    monkeypatch.chdir(tmp / spec.get("cwd", "."))  # "cwd": run from a sub-folder
+    for command in spec.get("run_first", []):  # from "cwd", before the command shown
+        assert main(shlex.split(command)[1:], out=io.StringIO(), err=io.StringIO()) == 0
     out, err = io.StringIO(), io.StringIO()
     code = main(shlex.split(spec["cmd"])[1:], out=out, err=err)
     assert code == spec.get("exit", 0), f"{spec['cmd']} exited {code}: {err.getvalue()}"
@@ -550,3 +558,27 @@ def test_python_examples_run_and_print_what_they_say(
         for i, line in enumerate(lines[:-1]):
             if line.startswith("print(") and lines[i + 1].startswith("# "):
                 assert lines[i + 1][2:] in printed, f"{page}#{index}: {line}"
+
+
+def test_every_command_of_the_variant_chapter_is_run_from_the_variants_folder() -> None:
+    """The KE guide's chapter on making a unit's own variant (the geriatric variant of
+    Anbefaling 3): every koordrules command it tells the reader to type is run by
+    test_output_shown_in_the_docs_is_what_the_command_prints, from the variant's own folder,
+    on exactly the files the chapter shows."""
+    text = (DOCS / "ke-guide.md").read_text(encoding="utf-8")
+    chapter = text[text.index("## 11. Lag avdelingens egen variant"):
+                   text.index("## Hvis noe går galt")]
+    typed = [line.strip() for block in _fenced(chapter) if "output-of" not in block
+             for line in _COMMAND.findall(block)]
+    assert len(typed) >= 5
+    shown = [spec for page, spec, _ in OUTPUTS if page == "ke-guide.md"
+             and spec["cmd"] in chapter and spec.get("cwd") == "criteria/helse-stavanger"]
+    run = {spec["cmd"] for spec in shown}
+    assert [c for c in typed if c not in run] == []
+    files = {path: block for _, path, block in _FILE.findall(chapter)}
+    assert set(files) == {"criteria/helse-stavanger/geriatri.yaml",
+                          "criteria/helse-stavanger/geriatri.cases.yaml"}
+    # the variant passes check, test and lock from its own folder
+    final = [s for s in shown if s["cmd"] == "koordrules check . --lang nb"
+             and s.get("run_first") == ["koordrules lock ."]]
+    assert len(final) == 1 and final[0].get("exit", 0) == 0

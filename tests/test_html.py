@@ -141,8 +141,12 @@ def test_result_page_shows_sentence_rules_inputs_and_the_outcome() -> None:
     result = _result(LIKELY)
     page = Page(render_result_html(result))
     assert result.trace is not None
-    assert result.trace.sentence.nb in page.text
-    assert "Koordinator er sannsynlig" in page.text_of(page.find("section", id="outcome")[0])
+    outcome = page.text_of(page.find("section", id="outcome")[0])
+    assert "Koordinator er sannsynlig" in outcome
+    # the file's words for people: the rule's explanation and the criteria that held, no code
+    assert "Kriterium A og minst to av B–D er oppfylt" in outcome
+    assert "Oppfylt: A – Forventet langvarig oppfølging" in outcome
+    assert "at_least" not in outcome and "coordinator_likely" not in outcome
     rules = [a["data-outcome"] for a in page.find("li") if "data-outcome" in a]
     assert rules == ["already_has_coordinator", "coordinator_likely"]
     assert page.find("li", data_outcome="coordinator_likely")[0]["class"] == "chosen"
@@ -160,8 +164,12 @@ def test_an_undecided_result_lists_what_is_missing() -> None:
     assert result.outcome is None
     page = Page(render_result_html(result, lang="en"))
     missing = page.text_of(page.find("div", id="missing")[0])
+    cs = Catalog.builtin().get(A3)
     for name in result.missing:
-        assert name in missing
+        decl = cs.input(name)
+        assert decl is not None and decl.description is not None
+        assert " ".join(decl.description.split()) in missing and name not in missing
+    assert "A question for the clinician or the patient" in missing  # C is a judgement
     assert "Undecided" in page.text_of(page.find("section", id="outcome")[0])
 
 
@@ -289,7 +297,7 @@ def test_diff_page_has_a_bar_chart_per_version_and_per_group() -> None:
 def test_diff_page_lists_changed_records_with_the_criteria_that_moved() -> None:
     page = Page(render_diff_html(_report()))
     text = page.text
-    assert "Poster med endret utfall" in text
+    assert "Pasienter med endret utfall" in text and "Poster" not in text
     assert "D: ✓ JA → ✗ NEI" in text
     assert "nevro <x>" in text and not page.find("x")
 
@@ -324,7 +332,9 @@ def test_explain_format_html_from_fhir_goes_to_stdout() -> None:
                         "2024-11-15", "--format", "html", "--lang", "en")
     assert code == 0
     page = Page(out)
-    assert "situation_indicates_need" in page.text_of(page.find("div", id="missing")[0])
+    assert "Situation" not in page.text_of(page.find("div", id="missing")[0])
+    assert "A question for the clinician or the patient: C –" in page.text_of(
+        page.find("div", id="missing")[0])
     assert "EpisodeOfCare" in page.text
 
 

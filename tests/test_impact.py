@@ -126,7 +126,9 @@ def test_criteria_present_in_one_set_only_are_reported() -> None:
     (change,) = r.changed_records
     assert [(x.name, x.old, x.new, x.only_in) for x in change.criteria] == [
         ("Acute", True, None, "old"), ("Flag", None, False, "new")]
-    assert "Acute: true → unknown (only in old)" in render_impact(r)
+    text = " ".join(render_impact(r).split())
+    assert "Acute: true (only in the old set), Flag: false (only in the new set)" in text
+    assert "Acute: ja (bare i det gamle settet)" in " ".join(render_impact(r, lang="nb").split())
 
 
 def test_records_that_do_not_fit_are_left_out_and_listed() -> None:
@@ -151,14 +153,42 @@ def test_text_shows_matrix_shares_groups_and_limits_the_changed_list(
     text = render_impact(report, limit=1)
     lines = text.splitlines()
     assert lines[0] == "Revision impact: test/impact 1.0.0 → 2.0.0, 6 record(s)"
-    assert lines[2].split() == ["1.0.0", "\\", "2.0.0", "act", "wait", "undetermined", "total"]
-    assert lines[3].split() == ["act", "2", "1", "1", "4"]
-    assert lines[6].split() == ["total", "2", "2", "2", "6"]
+    assert lines[2] == "Outcome (rows: old, columns: new):"
+    assert lines[3].split() == ["1", "2", "?", "total"]
+    assert lines[4].split() == ["1", "act", "2", "1", "1", "4"]
+    assert lines[7].split() == ["total", "2", "2", "2", "6"]
     assert "  flagged          4 (66.7%)  2 (33.3%)" in text
     assert "By unit:" in text
     assert "  p2 [a]: act → wait; High: true → false" in text
     assert "p3" not in text
     assert "… 1 more changed record(s) not shown" in text
+    assert max(len(line) for line in lines) <= 80
+    assert max(len(line) for line in render_impact(report, width=60).splitlines()) <= 60
+
+
+def test_text_in_bokmal_and_nynorsk_names_outcomes_by_their_titles(
+        report: ImpactReport) -> None:
+    sets = (OLD, NEW)
+    nb = render_impact(report, lang="nb", sets=sets)
+    assert nb.startswith("Konsekvenser av endringen: test/impact 1.0.0 → 2.0.0, 6 pasient(er)")
+    assert "  flagget        4 (66,7 %)  2 (33,3 %)" in nb
+    assert "ikke avgjort" in nb and "undetermined" not in nb
+    nn = render_impact(report, lang="nn", sets=sets)
+    assert "Konsekvensar av endringa" in nn and "ikkje avgjort" in nn
+    with pytest.raises(ValueError, match="'nb', 'nn' or 'en'"):
+        render_impact(report, lang="de")
+
+
+def test_the_report_names_the_inputs_no_record_has() -> None:
+    wider = load_text(SET.format(version="3.0.0", limit=5)
+                      .replace("inputs:\n", "inputs:\n  frail: {type: boolean, kind: data}\n")
+                      .replace("High or Acute", "High or Acute or frail"))
+    r = koordrules.diff(OLD, wider, COHORT)
+    (lack,) = r.lacking
+    assert (lack.name, lack.side) == ("frail", "new")
+    assert lack.undetermined >= lack.became_undetermined
+    assert "Inputs no record in the cohort has:" in render_impact(r)
+    assert koordrules.diff(OLD, NEW, COHORT).lacking == ()
 
 
 def test_summary_counts_outcomes_overall_and_per_group() -> None:
@@ -169,6 +199,7 @@ def test_summary_counts_outcomes_overall_and_per_group() -> None:
     text = render_summary(s)
     assert text.startswith("test/impact@1.0.0: 6 record(s)\n")
     assert "  act                 4  66.7%" in text and "By unit:" in text
+    assert "ikke avgjort" in render_summary(s, lang="nb")
 
 
 def test_read_cohort_types_csv_columns_by_whichever_set_declares_them(tmp_path: Path) -> None:

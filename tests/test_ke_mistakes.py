@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from koordrules import Catalog
+from koordrules.cases import case_files, run_suite
 from koordrules.errors import Diagnostic
 from koordrules.resources import criteria_dir
 
@@ -177,3 +179,150 @@ def test_a_version_bump_without_a_changelog_entry_is_an_error(tree: Path) -> Non
     assert d.code == "no_changelog_entry"
     at(d, line + 1, 10)
     assert "'- version: 1.1.0'" in d.message
+
+
+# --- rules and conditions that can never matter ------------------------------------------------
+
+
+def test_a_rule_an_earlier_rule_always_takes_is_one_error_at_the_rule(tree: Path) -> None:
+    # "A, B and C" is always also "A and at least two of B, C, D": the new rule never wins
+    line, _ = edit(tree, VARIANT, "outcomes:\n", "outcomes:\n  - id: all_three\n"
+                   "    title: A, B og C\n    when: A and B and C\n")
+    d = the_error(tree, VARIANT)
+    assert d.code == "shadowed_rule"
+    at(d, line + 1, 5)
+    assert "'coordinator_likely' before it holds too" in d.message
+    assert "move 'all_three' before 'coordinator_likely'" in d.message
+    assert "flytt «all_three» foran «coordinator_likely»" in d.text("nb")
+    assert [w for w in problems(tree, VARIANT) if w.severity == "warning"] == []
+
+
+def test_a_rule_placed_before_the_rule_that_covered_it_is_fine(tree: Path) -> None:
+    edit(tree, VARIANT, "outcomes:\n", "outcomes:\n  - id: all_three\n    title: A, B og C\n"
+         "    when: A and B and C\n    before: coordinator_likely\n")
+    assert problems(tree, VARIANT) == []
+
+
+def test_a_condition_beyond_the_inputs_range_is_one_error_at_the_comparison(
+        tree: Path) -> None:
+    line, column = edit(tree, VARIANT, "ckd_stage >= min_ckd_stage", "ckd_stage > 5")
+    d = the_error(tree, VARIANT)
+    assert d.code == "never_true"
+    at(d, line, column)
+    assert "can never be true: ckd_stage is at most 5 (its 'max'); did you mean '>='?" \
+        in d.message
+    assert "kan aldri bli sann: ckd_stage er høyst 5 (sin «max»); mente du «>=»?" in d.text("nb")
+
+
+def test_a_threshold_parameter_beyond_the_range_is_reported_at_the_comparison(
+        tree: Path) -> None:
+    edit(tree, VARIANT, "    value: 4\n", "    value: 6\n")
+    line, column = edit(tree, VARIANT, "ckd_stage >= min_ckd_stage", "ckd_stage >= min_ckd_stage")
+    d = the_error(tree, VARIANT)
+    assert d.code == "never_true"
+    at(d, line, column)
+    assert d.message == ("'ckd_stage >= min_ckd_stage' in criterion 'N' can never be true: "
+                         "ckd_stage is at most 5 (its 'max')")
+    # the rule that uses N is not reported as well: one mistake, one message
+    assert [p.code for p in problems(tree, VARIANT)] == ["never_true"]
+
+
+def test_a_never_true_part_of_an_or_is_a_warning(tree: Path) -> None:
+    line, column = edit(tree, VARIANT, "ckd_stage >= min_ckd_stage",
+                        "ckd_stage >= min_ckd_stage or ckd_stage > 5")
+    (w,) = problems(tree, VARIANT)
+    assert (w.severity, w.code) == ("warning", "never_true")
+    at(w, line, column + len("ckd_stage >= min_ckd_stage or "))
+
+
+def test_a_condition_always_true_when_known_is_a_warning(tree: Path) -> None:
+    line, column = edit(tree, VARIANT, "ckd_stage >= min_ckd_stage", "ckd_stage >= 1")
+    found = [p for p in problems(tree, VARIANT) if p.code == "always_true"]
+    assert len(found) == 1 and found[0].severity == "warning"
+    at(found[0], line, column)
+    assert "ckd_stage is at least 1 (its 'min')" in found[0].message
+
+
+def test_the_shipped_catalogue_has_no_such_findings(tree: Path) -> None:
+    codes = {"never_true", "always_true", "shadowed_rule"}
+    assert [str(d) for d in Catalog.scan(tree).diagnostics if d.code in codes] == []
+
+
+# --- a variant leaving out a base item --------------------------------------------------------
+
+GERIATRIC_RULE = ("outcomes:\n  - id: coordinator_likely\n"
+                  "    when: A and at_least(2, B, C, D, N)\n"
+                  "    explanation: {nb: A og minst to av B–D og N.}\n")
+
+
+def test_a_base_parameter_the_variant_no_longer_uses_says_how_to_drop_it(tree: Path) -> None:
+    edit(tree, VARIANT, "outcomes:\n", GERIATRIC_RULE)
+    (w,) = problems(tree, VARIANT)
+    assert w.severity == "warning" and w.code == "unused_parameter"
+    assert "leave it out with 'drop: {parameters: [min_of_b_to_d]}'" in w.message
+    edit(tree, VARIANT, "inputs:\n", "drop:\n  parameters: [min_of_b_to_d]\n\ninputs:\n")
+    assert problems(tree, VARIANT) == []
+    cs = Catalog.load(tree).get("helse-bergen/buk-nefrologi")
+    assert cs.parameter("min_of_b_to_d") is None
+    assert Catalog.load(tree).get("helse-vest/anbefaling-3").parameter("min_of_b_to_d")
+
+
+def test_dropping_what_is_still_used_is_one_error_at_the_drop(tree: Path) -> None:
+    line, _ = edit(tree, VARIANT, "inputs:\n", "drop:\n  parameters: [min_of_b_to_d]\n\n"
+                   "inputs:\n")
+    d = the_error(tree, VARIANT)
+    assert d.code == "still_used"
+    at(d, line + 1, 16)
+    assert d.message == ("drop: 'min_of_b_to_d' cannot be dropped: the condition of "
+                         "'coordinator_likely' still uses it")
+
+
+def test_dropping_a_name_the_base_lacks_suggests_the_close_one(tree: Path) -> None:
+    edit(tree, VARIANT, "outcomes:\n", GERIATRIC_RULE)
+    line, _ = edit(tree, VARIANT, "inputs:\n", "drop:\n  parameters: [min_of_b_to_e]\n\n"
+                   "inputs:\n")
+    d = the_error(tree, VARIANT)
+    assert d.code == "not_in_base"
+    at(d, line + 1, 16)
+    assert "did you mean 'min_of_b_to_d'?" in d.message
+
+
+def test_drop_in_a_file_that_is_not_a_variant_is_an_error(tree: Path) -> None:
+    line, _ = edit(tree, BASE, "\nparameters:\n", "\ndrop:\n  parameters: [x]\n\nparameters:\n")
+    d = the_error(tree, BASE)
+    assert d.code == "schema_error" and "only allowed in a variant" in d.message
+    at(d, line + 1, 1)
+
+
+# --- case files ---------------------------------------------------------------------------------
+
+CASES = "helse-vest/anbefaling-3.cases.yaml"
+
+
+def _suite(root: Path) -> Any:
+    return run_suite(Catalog.load(root), case_files(root / CASES))
+
+
+@pytest.mark.parametrize(("old", "new", "where", "fix"), [
+    ("      outcome: coordinator_likely\n      criteria: {A: true, B: true, C: null, D: true}",
+     "      outcom: coordinator_likely\n      criteria: {A: true, B: true, C: null, D: true}",
+     (0, 7), "did you mean 'outcome'?"),
+    ("  - name: A, B og D – C er ikke vurdert ennå\n    inputs:",
+     "  - name: A, B og D – C er ikke vurdert ennå\n    input:", (1, 5),
+     "did you mean 'inputs'?"),
+    ("    expect:\n      outcome: coordinator_likely\n      criteria: {A: true, B: true, C: null",
+     "    expectt:\n      outcome: coordinator_likely\n      criteria: {A: true, B: true, C: null",
+     (0, 5), "did you mean 'expect'?"),
+])
+def test_a_structural_error_in_one_case_is_one_error_and_the_other_cases_run(
+        tree: Path, old: str, new: str, where: tuple[int, int], fix: str) -> None:
+    total = len(_suite(tree).results)
+    text = (tree / CASES).read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    at_char = text.index(old)
+    (tree / CASES).write_text(text.replace(old, new), encoding="utf-8")
+    suite = _suite(tree)
+    (d,) = suite.diagnostics
+    assert d.code == "schema_error" and fix in d.message, str(d)
+    at(d, text.count("\n", 0, at_char) + 1 + where[0], where[1])
+    assert len(suite.results) == total - 1 and not suite.failures

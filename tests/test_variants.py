@@ -119,7 +119,7 @@ outcomes:
     before: already
   - id: second
     title: After already
-    when: spinal and A
+    when: D and not A
     after: already
 """
     cs = Catalog.load(catalogue(tmp_path, {"v": body})).get("test/v@1.0.0")

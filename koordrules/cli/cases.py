@@ -14,6 +14,7 @@ from koordrules.cli.common import (
     Subparsers,
     catalog_root,
     is_under,
+    shown,
 )
 
 
@@ -31,10 +32,10 @@ def _cmd_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     broken = [d for d in catalog.diagnostics if d.severity == "error" and (
         not root.is_dir() or is_under(d.span.file if d.span else d.file, root))]
     for d in broken:
-        print(d, file=out)
+        print(shown(d, args.lang), file=out)
     suite = run_suite(catalog, case_files(root))
     for d in suite.diagnostics:
-        print(d, file=out)
+        print(shown(d, args.lang), file=out)
     failures = suite.failures
     for run in failures:
         out.write(render_failure(run, lang=args.lang))

@@ -124,6 +124,30 @@ def catalog_root(path: Path, given: str | None = None) -> Path:
     return path if path.is_dir() else path.parent
 
 
+_WARNING = {"en": "warning: ", "nb": "advarsel: ", "nn": "åtvaring: "}
+
+
+def shown(d: Any, lang: str = "en") -> str:
+    """A problem as ``file:line:col: code: message`` for the reader: the file as short as it
+    can be written from the current folder (``geriatri.yaml``, not ``../x/geriatri.yaml``),
+    the message in ``lang`` where it has that text (else in English)."""
+    import os
+
+    span = d.span
+    where = d.location
+    file = span.file if span is not None and span.file else d.file
+    if file:
+        short = os.path.normpath(file)
+        try:
+            rel = os.path.relpath(file)
+        except ValueError:  # another drive (Windows)
+            rel = short
+        short = min((short, rel), key=len) if not rel.startswith("..") else short
+        where = f"{short}:{span.line}:{span.column}" if span is not None else short
+    tag = "" if d.severity == "error" else _WARNING.get(lang, _WARNING["en"])
+    return f"{where}: {tag}{d.code}: {d.text(lang)}"
+
+
 def same_path(a: str | Path, b: str | Path) -> bool:
     try:
         return Path(a).resolve() == Path(b).resolve()

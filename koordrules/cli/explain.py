@@ -35,7 +35,7 @@ def _explain_html(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: T
         else:
             failed += 1
             print(f"{args.input}: record {number}: {result.code}: {result.message}", file=err)
-    page = render_results_html(results, lang=args.lang) if results else ""
+    page = render_results_html(results, lang=args.lang, criteria_set=cs) if results else ""
     if args.output:
         Path(args.output).write_text(page, encoding="utf-8")
         print(f"wrote {args.output}", file=err)

@@ -14,6 +14,7 @@ from koordrules.cli.common import (
     catalog_root,
     is_under,
     same_path,
+    shown,
 )
 
 
@@ -43,7 +44,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 continue
             else:
                 warnings += 1
-            print(d, file=out)
+            print(shown(d, args.lang), file=out)
     print(f"{sets} set(s) checked: {errors} error(s), {warnings} warning(s)", file=err)
     return EXIT_PROBLEMS if errors else EXIT_OK
 
@@ -105,13 +106,13 @@ def _cmd_lock(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     broken = [d for d in Catalog.scan(root).diagnostics if d.severity == "error"]
     if broken:
         for d in broken:
-            print(d, file=out)
+            print(shown(d), file=out)
         print(f"{lock_path(root)}: not written: {len(broken)} error(s) in the catalogue; "
               "fix them first (koordrules check)", file=err)
         return EXIT_PROBLEMS
     update = update_lock(root, force=args.force)
     for d in update.refused:
-        print(d, file=out)
+        print(shown(d), file=out)
     if update.refused:
         print(f"{update.path}: not written: {len(update.refused)} locked version(s) changed; "
               "give them new versions (or use --force)", file=err)
@@ -147,6 +148,9 @@ def register_check(sub: Subparsers) -> None:
                    help="the catalogue the paths belong to (default: the nearest folder at "
                         "or above each path with a criteria.lock)")
     p.add_argument("-q", "--quiet", action="store_true", help="show errors only")
+    p.add_argument("--lang", choices=("en", "nb", "nn"), default="en",
+                   help="language of the messages: en (the default), nb (bokmål) or nn; a "
+                        "message without that text is given in English")
     p.set_defaults(run=_cmd_check)
 
 

@@ -40,10 +40,11 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.format == "html":
         from koordrules.html import render_diff_html
 
-        out.write(render_diff_html(report, lang=getattr(args, "lang", "nb"),
-                                   limit=max(args.limit, 50)))
+        out.write(render_diff_html(report, lang=args.lang, limit=max(args.limit, 50),
+                                   sets=(old, new)))
     else:
-        out.write(render_impact(report, limit=args.limit))
+        out.write(render_impact(report, limit=args.limit, lang=args.lang,
+                                width=args.width or _width(out), sets=(old, new)))
     return EXIT_PROBLEMS if unreadable or report.problems else EXIT_OK
 
 
@@ -89,6 +90,14 @@ def add_indicator_options(p: argparse.ArgumentParser) -> None:
                    help="leave the indicators out")
 
 
+def _width(out: TextIO) -> int:
+    """The terminal's width when writing to one, else 80 columns."""
+    import shutil
+
+    isatty = getattr(out, "isatty", None)
+    return shutil.get_terminal_size().columns if isatty is not None and isatty() else 80
+
+
 def _file_catalog(*refs: str) -> str | None:
     """For ``diff FILE ID``: the catalogue the file belongs to (its nearest criteria.lock)."""
     from koordrules.lock import catalogue_root
@@ -125,6 +134,12 @@ def register(sub: Subparsers) -> None:
                    help="an outcome that counts as flagged (repeatable; default: every "
                         "outcome except each set's otherwise)")
     p.add_argument("--format", choices=("text", "json", "html"), default="text")
+    p.add_argument("--lang", choices=("nb", "nn", "en"), default="nb",
+                   help="language of the text and HTML report: nb (bokmål, the default), nn "
+                        "or en; outcomes are named by their titles in that language")
+    p.add_argument("--width", type=int, default=None, metavar="COLUMNS",
+                   help="fit the text to this many columns (default: the terminal's width, "
+                        "80 when not writing to a terminal)")
     p.add_argument("--limit", type=int, default=20, metavar="N",
                    help="changed records listed in text output (default 20)")
     p.add_argument("--lenient", action="store_true",

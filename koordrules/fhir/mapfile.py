@@ -558,6 +558,8 @@ def _against_set(mapping: FhirMapping, catalog: Any) -> list[Diagnostic]:
     target = mapping.target
     versions = catalog.versions(target.id)
     if not versions:
+        if any(d.severity == "error" for d in getattr(catalog, "diagnostics", ())):
+            return []  # the set may be one that did not build: its error is the message
         return [Diagnostic("error", "mapping_mismatch", f"the mapping is for {target.id}, "
                            "which is not in the catalogue", mapping.doc.span(("criteria",)),
                            mapping.file)]

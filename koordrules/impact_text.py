@@ -113,6 +113,15 @@ def _wrap(text: str, width: int, indent: str = "  ", more: str = "    ") -> list
                          break_on_hyphens=False, break_long_words=False) or [indent]
 
 
+def _fitted(lines: list[str], width: int) -> list[str]:
+    """Lines from elsewhere (the indicators) wrapped where they are wider than ``width``."""
+    out: list[str] = []
+    for line in lines:
+        pad = line[: len(line) - len(line.lstrip())]
+        out += _wrap(line.strip(), width, pad, pad + "  ") if len(line) > width else [line]
+    return out
+
+
 class _Names:
     """Outcome names as the reader sees them: titles from the sets, else ids."""
 
@@ -200,7 +209,7 @@ def render_impact(report: ImpactReport, *, limit: int = 20, lang: str = "en",
         more = len(report.changed_records) - len(shown)
         if more:
             out += _wrap(f"… {more} {w['more']}", width)
-    out += render_indicators(report.indicators, lang=lang)
+    out += _fitted(render_indicators(report.indicators, lang=lang), width)
     if report.problems:
         out += ["", f"{len(report.problems)} {w['problems']}:"]
         out += [f"  {w['record']} {p.record} ({w.get(p.side, p.side)}): "
@@ -212,10 +221,13 @@ def _count(part: int, whole: int, lang: str) -> str:
     return f"{part} ({_pct(part, whole, lang)})"
 
 
-def render_summary(summary: OutcomeSummary, *, lang: str = "en", width: int = WIDTH,
+def render_summary(summary: OutcomeSummary, *, lang: str = "en", width: int | None = None,
                    sets: Sequence[ast.CriteriaSet] = ()) -> str:
-    """The outcome distribution as text, with a per-group table when grouped."""
+    """The outcome distribution as text, with a per-group table when grouped (fitted to
+    ``width`` when given)."""
     w = _words(lang)
+    fit = width is not None
+    width = width or 10**6
     name = _Names(sets, lang, w)
     ref, d = summary.criteria_set, summary.distribution
     out = [f"{ref.id}@{ref.version}: {d.total} {w['records']}", ""]
@@ -235,7 +247,8 @@ def render_summary(summary: OutcomeSummary, *, lang: str = "en", width: int = WI
              str(g.distribution.undetermined),
              _count(g.distribution.flagged, g.distribution.total, lang)]
             for g in summary.groups], width)
-    out += render_indicators(summary.indicators, lang=lang if sets else "nb")
+    indicators = render_indicators(summary.indicators, lang=lang if sets else "nb")
+    out += _fitted(indicators, width) if fit else indicators
     if summary.problems:
         out += ["", f"{len(summary.problems)} {w['problems']}:"]
         out += [f"  {w['record']} {p.record}: {p.code}: {p.message}"

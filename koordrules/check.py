@@ -209,7 +209,7 @@ def _dead_rules(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
 
 
 def _constant_conditions(cs: ast.CriteriaSet, skip: set[str | None]) -> Iterable[Diagnostic]:
-    """Conditions never true (errors) or never false (warnings) for any record, and rules
+    """Conditions never true or never false for any record, and rules
     an earlier rule always takes the records from (:mod:`koordrules.probe`). ``skip``: the
     spans' items that already have a message (a dead rule, a constant criterion), and a rule
     using a criterion with a finding is left alone: one mistake, one message."""
@@ -236,7 +236,7 @@ def _constant_conditions(cs: ast.CriteriaSet, skip: set[str | None]) -> Iterable
         blocker = probe.shadowed_by(i)
         if blocker is not None:
             yield Diagnostic(
-                "error", "shadowed_rule",
+                "warning", "shadowed_rule",
                 f"outcome {rule.id!r} can never be chosen: whenever its condition holds, the "
                 f"condition of {blocker.id!r} before it holds too (or is unknown); move "
                 f"{rule.id!r} before {blocker.id!r}, or narrow {blocker.id!r}", rule.span,
@@ -260,17 +260,16 @@ def _decided(interpreter: Interpreter, expr: ast.Expr) -> bool:
 
 def _finding(cs: ast.CriteriaSet, found: Finding, source: str, owner: str,
              owner_nb: str) -> Diagnostic:
-    """A condition that is never true (an error) or never false (a warning), at its token,
+    """A condition that is never true or never false (a warning), at its token,
     with the bound of the input that makes it so and the likely fix."""
     span = found.node.span
     text = " ".join(source[span.start:span.end].split()) if span and source else owner
     why, why_nb, fix, fix_nb = _bound(cs, found)
     if found.never:
-        # an error when the whole condition can never be true because it asks for more
-        # than the input's declared range allows (the KE's slip); otherwise (a part of an
-        # 'or', a test like `x in []`) a warning, like a constant criterion
+        # a warning, like a constant criterion: the set still loads, so the proofs
+        # (koordrules verify) can be run on it and give a record
         return Diagnostic(
-            "error" if found.whole and why else "warning", "never_true",
+            "warning", "never_true",
             f"{text!r} in {owner} can never be true{why}{fix}", span,
             translations=(("nb", f"«{text}» i {owner_nb} kan aldri bli sann{why_nb}{fix_nb}"),
                           ("nn", f"«{text}» i {owner_nb} kan aldri bli sann{why_nb}{fix_nb}")))

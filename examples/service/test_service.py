@@ -67,7 +67,9 @@ def test_evaluate_then_re_explain_the_decision(base: str, log_path: Path) -> Non
     assert status == 200, body
     assert body["decision_id"] == "d-1"
     assert body["result"]["outcome"] == "coordinator_likely"
-    assert body["text"].startswith("Kriteriesett: helse-vest/anbefaling-3")
+    first_line = body["text"].splitlines()[0]
+    assert first_line.startswith("Kriteriesett: Anbefaling 3")
+    assert "(helse-vest/anbefaling-3, versjon " in first_line
     entry = next(koordrules.read_log(log_path))
     assert entry["decision_id"] == "d-1" and entry["inputs"] is None  # policy: hash only
     status, explained = call(f"{base}/explain", {"decision": entry, "record": RECORD,
@@ -75,7 +77,8 @@ def test_evaluate_then_re_explain_the_decision(base: str, log_path: Path) -> Non
     assert status == 200, explained
     assert explained["verified"] is True
     assert explained["result"]["outcome"] == "coordinator_likely"
-    assert "Criteria set: helse-vest/anbefaling-3" in explained["text"]
+    assert "Criteria set: Recommendation 3" in explained["text"]
+    assert "(helse-vest/anbefaling-3, version " in explained["text"]
     # the same id again is refused: decision records pair with exactly one result
     status, again = call(f"{base}/evaluate", {"set": SET, "record": RECORD, "decision_id": "d-1"})
     assert status == 409 and again["error"]["code"] == "duplicate_id"

@@ -72,15 +72,45 @@ def witness(encs: Sequence[Encoding], *goal: Any, minimise: bool = True) -> Any:
     opt.set("timeout", TIMEOUT_MS)
     opt.add(*constraints)
     seen: set[str] = set()
+    variables: list[InputVar] = []
     for enc in encs:
         for var in enc.vars.values():
             key = str(var.known)
             if key not in seen:
                 seen.add(key)
+                variables.append(var)
                 opt.add_soft(z3.Not(var.known))
+    # then, in order of declaration, one canonical record among the smallest: the solver's
+    # choice among equals would depend on what it was asked before
+    for var in variables:
+        opt.minimize(z3.If(var.known, 1, 0))
+    for var in variables:
+        for goal in _canonical(var):
+            opt.minimize(z3.If(var.known, goal, 0))
     if opt.check() != z3.sat:  # the solver gave up minimising: the first model still holds
         return plain.model()
     return opt.model()
+
+
+EPOCH = 738_886
+"""2024-01-01 as a day number: dates in counterexamples are as close to it as they can be."""
+
+
+def _canonical(var: InputVar) -> list[Any]:
+    """What is minimised, in order, to pick one value of ``var``: the magnitude and then the
+    value of a number (the one nearest 0, the negative one first), a true boolean or list
+    element, the index of an enum."""
+    kind = var.decl.type
+    if kind == "list":
+        return [z3.If(m, 1, 0) for m in (*var.members.values(), var.unknown_item)]
+    if kind == "boolean":
+        return [z3.If(var.value, 1, 0)]
+    if kind in ("integer", "number", "date"):
+        v = var.value - EPOCH if kind == "date" else var.value
+        return [z3.If(v >= 0, v, -v), v]
+    if kind == "enum":
+        return [var.value]
+    return []
 
 
 def case_entry(cs: ast.CriteriaSet, name: str, record: Mapping[str, Value],

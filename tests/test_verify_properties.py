@@ -15,6 +15,7 @@ pytest.importorskip("z3")
 import koordrules
 from koordrules import CriteriaSet
 from koordrules.cli import main
+from koordrules.loader import build, read_text
 from koordrules.verify.changes import prove_changes
 from koordrules.verify.encode import Encoding
 from koordrules.verify.properties import (
@@ -37,12 +38,18 @@ A3_TEXT = Path(str(A3.file)).read_text(encoding="utf-8")
 PILOT = "helse-forde/pilot-2023@"
 
 
-def edited(*replacements: tuple[str, str]) -> CriteriaSet:
-    """A copy of Anbefaling 3 with each ``old`` text replaced by ``new`` (each must occur)."""
+def edited(*replacements: tuple[str, str], checked: bool = True) -> CriteriaSet:
+    """A copy of Anbefaling 3 with each ``old`` text replaced by ``new`` (each must occur);
+    ``checked=False``: built without ``check`` (which rejects some of these mistakes itself,
+    without z3), so the proof is shown to find them too."""
     text = A3_TEXT
     for old, new in replacements:
         assert old in text, old
         text = text.replace(old, new)
+    if not checked:
+        built, _ = build(read_text(text, file="anbefaling-3-copy.yaml"))
+        assert built is not None
+        return built
     return koordrules.load_text(text, file="anbefaling-3-copy.yaml")
 
 
@@ -126,7 +133,7 @@ def test_a_threshold_moved_from_ge_to_gt_is_found_at_the_boundary() -> None:
 def test_a_rule_shadowed_by_an_earlier_rule_is_reported_with_a_record() -> None:
     cs = edited(("  - id: not_indicated\n    otherwise: true",
                  "  - id: all_four\n    when: A and B and C and D\n    title: Alle fire\n"
-                 "  - id: not_indicated\n    otherwise: true"))
+                 "  - id: not_indicated\n    otherwise: true"), checked=False)
     proofs = failing(prove_outcomes(cs, Encoding(cs)))
     assert [(p.property, p.subject) for p in proofs] == [("shadowed", "all_four")]
     record = proofs[0].record
@@ -144,13 +151,15 @@ def test_a_condition_that_can_never_hold_on_its_declared_domain_is_constant() ->
                  "  - id: frail\n    when: clinical_frailty_scale > 9\n    title: Skrøpelig\n"
                  "  - id: not_indicated\n    otherwise: true"),
                 ("    when: situation_indicates_need\n",
-                 "    when: situation_indicates_need or clinical_frailty_scale > 9\n"))
+                 "    when: situation_indicates_need or clinical_frailty_scale > 9\n"),
+                checked=False)
     enc = Encoding(cs)
     rules = failing(prove_outcomes(cs, enc))
     assert [(p.property, p.subject) for p in rules] == [("constant", "frail")]
     criteria = failing(prove_criteria(cs, enc))
     assert criteria == []  # C still reads situation_indicates_need
-    never = edited(("when: situation_indicates_need\n", "when: involved_units > 100\n"))
+    never = edited(("when: situation_indicates_need\n", "when: involved_units > 100\n"),
+                   checked=False)
     [c] = failing(prove_criteria(never, Encoding(never)))
     assert (c.property, c.subject) == ("constant", "C")
     assert "can never be true" in c.message
@@ -287,34 +296,41 @@ def test_diff_prove_with_a_cohort_prints_the_proof_and_the_figures() -> None:
                         "--prove")
     assert code == 0
     assert "helse-forde/pilot-2023@1.0.0 → helse-forde/pilot-2023@2.0.0: not equivalent" in out
-    assert "Revision impact: helse-forde/pilot-2023 1.0.0 → 2.0.0" in out
+    assert "helse-forde/pilot-2023 1.0.0 → 2.0.0, 3000" in out.split("as cases")[1]
 
 
 # --- koordrules check: proved warnings ------------------------------------------------------
 
 
-def test_check_warns_about_shadowed_rules_and_constant_conditions(tmp_path: Path) -> None:
-    text = A3_TEXT.replace(
-        "  has_coordinator:\n",
-        "  clinical_frailty_scale:\n    type: integer\n    kind: data\n    min: 1\n    max: 9\n"
-        "  has_coordinator:\n", 1).replace(
-        "  - id: not_indicated\n    otherwise: true",
-        "  - id: all_four\n    when: A and B and C and D\n    title: Alle fire\n"
-        "  - id: frail\n    when: clinical_frailty_scale > 9\n    title: Skrøpelig\n"
-        "  - id: not_indicated\n    otherwise: true").replace(
-        "    when: situation_indicates_need\n",
-        "    when: situation_indicates_need and clinical_frailty_scale <= 9\n")
-    path = tmp_path / "anbefaling-3.yaml"
-    path.write_text(text, encoding="utf-8")
+def test_check_warns_about_conditions_only_the_proof_finds_constant(tmp_path: Path) -> None:
+    def written(rule: str) -> Path:
+        text = A3_TEXT.replace(
+            "  has_coordinator:\n",
+            "  clinical_frailty_scale:\n    type: integer\n    kind: data\n    min: 1\n"
+            "    max: 9\n  has_coordinator:\n", 1).replace(
+            "  - id: not_indicated\n    otherwise: true",
+            rule + "  - id: not_indicated\n    otherwise: true")
+        path = tmp_path / "anbefaling-3.yaml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    # no square of an integer is 2: the checks without z3 do not see it, the proof does
+    path = written("  - id: frail\n    when: clinical_frailty_scale * clinical_frailty_scale == 2"
+                   "\n    title: Skrøpelig\n")
     code, out, err = _run("check", str(path))
     assert code == 0
-    lines = out.splitlines()
-    assert [line.split(": ")[2] for line in lines] == ["shadowed_rule", "constant_condition"]
-    assert "outcome 'all_four' can never fire: whenever its condition holds" in lines[0]
-    assert "outcome 'frail' can never fire: its condition is never true" in lines[1]
-    assert err.endswith("1 set(s) checked: 0 error(s), 2 warning(s)\n")
+    [line] = out.splitlines()
+    assert ": warning: constant_condition: outcome 'frail' can never fire: its condition is " \
+           "never true over the declared domains of its inputs" in line
+    assert err.endswith("1 set(s) checked: 0 error(s), 1 warning(s)\n")
     code, out, _ = _run("check", "-q", str(path))
     assert code == 0 and out == ""
+    # a mistake the checks without z3 report is not reported twice
+    path = written("  - id: all_four\n    when: A and B and C and D\n    title: Alle fire\n"
+                   "  - id: frail\n    when: clinical_frailty_scale > 9\n    title: Skrøpelig\n")
+    code, out, _ = _run("check", str(path))
+    assert code == 1
+    assert [line.split(": ")[1] for line in out.splitlines()] == ["shadowed_rule", "never_true"]
 
 
 def test_check_of_the_shipped_catalogue_has_no_proved_warnings() -> None:

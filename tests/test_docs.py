@@ -310,6 +310,8 @@ def _run(spec: dict[str, Any], tmp: Path, monkeypatch: pytest.MonkeyPatch) -> st
     text = text.replace(f"{criteria_dir()}{os.sep}", "criteria/")
     if "first" in spec:
         text = "".join(text.splitlines(keepends=True)[:spec["first"]])
+    if "last" in spec:
+        text = "".join(text.splitlines(keepends=True)[-spec["last"]:])
     return text if text.endswith("\n") else text + "\n"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ pytest.importorskip("z3")
 import koordrules
 from koordrules import CriteriaSet
 from koordrules.cli import main
+from koordrules.loader import build, read_text
+from koordrules.verify.changes import prove_changes
 from koordrules.verify.encode import Encoding
 from koordrules.verify.properties import (
     Proof,
@@ -27,6 +30,7 @@ from koordrules.verify.properties import (
     prove_variant,
 )
 from koordrules.verify.report import verify_sets
+from koordrules.verify.whatif import render_alternatives, what_would_change
 
 CATALOG = koordrules.Catalog.builtin()
 SHIPPED = list(CATALOG)
@@ -35,12 +39,18 @@ A3_TEXT = Path(str(A3.file)).read_text(encoding="utf-8")
 PILOT = "helse-forde/pilot-2023@"
 
 
-def edited(*replacements: tuple[str, str]) -> CriteriaSet:
-    """A copy of Anbefaling 3 with each ``old`` text replaced by ``new`` (each must occur)."""
+def edited(*replacements: tuple[str, str], checked: bool = True) -> CriteriaSet:
+    """A copy of Anbefaling 3 with each ``old`` text replaced by ``new`` (each must occur);
+    ``checked=False``: built without ``check`` (which rejects some of these mistakes itself,
+    without z3), so the proof is shown to find them too."""
     text = A3_TEXT
     for old, new in replacements:
         assert old in text, old
         text = text.replace(old, new)
+    if not checked:
+        built, _ = build(read_text(text, file="anbefaling-3-copy.yaml"))
+        assert built is not None
+        return built
     return koordrules.load_text(text, file="anbefaling-3-copy.yaml")
 
 
@@ -124,11 +134,14 @@ def test_a_threshold_moved_from_ge_to_gt_is_found_at_the_boundary() -> None:
 def test_a_rule_shadowed_by_an_earlier_rule_is_reported_with_a_record() -> None:
     cs = edited(("  - id: not_indicated\n    otherwise: true",
                  "  - id: all_four\n    when: A and B and C and D\n    title: Alle fire\n"
-                 "  - id: not_indicated\n    otherwise: true"))
+                 "  - id: not_indicated\n    otherwise: true"), checked=False)
     proofs = failing(prove_outcomes(cs, Encoding(cs)))
     assert [(p.property, p.subject) for p in proofs] == [("shadowed", "all_four")]
     record = proofs[0].record
-    assert record is not None and outcome(cs, record) == "coordinator_likely"
+    assert record is not None
+    assert outcome(cs, record) in {"already_has_coordinator", "coordinator_likely"}
+    assert koordrules.evaluate(cs, record, trace=False).criteria == {
+        "A": True, "B": True, "C": True, "D": True}
 
 
 def test_a_condition_that_can_never_hold_on_its_declared_domain_is_constant() -> None:
@@ -139,13 +152,15 @@ def test_a_condition_that_can_never_hold_on_its_declared_domain_is_constant() ->
                  "  - id: frail\n    when: clinical_frailty_scale > 9\n    title: Skrøpelig\n"
                  "  - id: not_indicated\n    otherwise: true"),
                 ("    when: situation_indicates_need\n",
-                 "    when: situation_indicates_need or clinical_frailty_scale > 9\n"))
+                 "    when: situation_indicates_need or clinical_frailty_scale > 9\n"),
+                checked=False)
     enc = Encoding(cs)
     rules = failing(prove_outcomes(cs, enc))
     assert [(p.property, p.subject) for p in rules] == [("constant", "frail")]
     criteria = failing(prove_criteria(cs, enc))
     assert criteria == []  # C still reads situation_indicates_need
-    never = edited(("when: situation_indicates_need\n", "when: involved_units > 100\n"))
+    never = edited(("when: situation_indicates_need\n", "when: involved_units > 100\n"),
+                   checked=False)
     [c] = failing(prove_criteria(never, Encoding(never)))
     assert (c.property, c.subject) == ("constant", "C")
     assert "can never be true" in c.message
@@ -238,3 +253,175 @@ def test_verify_fails_with_the_counterexample_and_writes_it_as_cases(tmp_path: P
     [report] = json.loads(out)
     [failed] = [p for p in report["proofs"] if not p["holds"]]
     assert failed["property"] == "monotone" and failed["record"]["involved_units"] < 2
+
+
+# --- koordrules diff --prove ---------------------------------------------------------------
+
+
+def test_diff_prove_finds_the_boundary_record_of_a_moved_threshold(tmp_path: Path) -> None:
+    moved = tmp_path / "anbefaling-3.yaml"
+    moved.write_text(A3_TEXT.replace("involved_units >= min_units_involved",
+                                     "involved_units > min_units_involved"), encoding="utf-8")
+    proof = prove_changes(A3, koordrules.load(moved))
+    assert proof.decided and not proof.equivalent
+    pairs = {(c.old, c.new) for c in proof.changes}
+    assert ("coordinator_likely", "not_indicated") in pairs
+    assert all(c.record.get("involved_units") == 2 for c in proof.changes
+               if (c.old, c.new) == ("coordinator_likely", "not_indicated"))
+    assert ("not_indicated", "coordinator_likely") in proof.never
+    code, out, err = _run("diff", "helse-vest/anbefaling-3@1.0.1", str(moved), "--prove")
+    assert code == 0 and err.startswith("proved in ")
+    assert out.startswith(f"helse-vest/anbefaling-3@1.0.1 → {A3.key}: not equivalent")
+    assert "coordinator_likely → not_indicated" in out
+    code, out, _ = _run("diff", "helse-vest/anbefaling-3@1.0.1", str(moved), "--prove",
+                        "--format", "json")
+    data = json.loads(out)
+    assert data["equivalent"] is False and data["changes"]
+
+
+def test_diff_prove_shows_a_refactor_changes_nothing(tmp_path: Path) -> None:
+    same = tmp_path / "anbefaling-3.yaml"
+    same.write_text(A3_TEXT.replace("involved_units >= min_units_involved",
+                                    "not (involved_units < min_units_involved)"),
+                    encoding="utf-8")
+    code, out, _ = _run("diff", "helse-vest/anbefaling-3@1.0.1", str(same), "--prove")
+    assert code == 0
+    assert out == f"helse-vest/anbefaling-3@1.0.1 → {A3.key}: equivalent for every record\n"
+    code, _, err = _run("diff", "helse-vest/anbefaling-3@1.0.1", str(same))
+    assert code == 2 and "COHORT is needed unless --prove" in err
+
+
+def test_diff_prove_with_a_cohort_prints_the_proof_and_the_figures() -> None:
+    cohort = Path(__file__).resolve().parent.parent / "examples" / "cohort.jsonl"
+    code, out, _ = _run("diff", PILOT + "1.0.0", PILOT + "2.0.0", str(cohort),
+                        "--prove")
+    assert code == 0
+    assert "helse-forde/pilot-2023@1.0.0 → helse-forde/pilot-2023@2.0.0: not equivalent" in out
+    assert "helse-forde/pilot-2023 1.0.0 → 2.0.0, 3000" in out.split("as cases")[1]
+
+
+# --- koordrules check: proved warnings ------------------------------------------------------
+
+
+def test_check_warns_about_conditions_only_the_proof_finds_constant(tmp_path: Path) -> None:
+    def written(rule: str) -> Path:
+        text = A3_TEXT.replace(
+            "  has_coordinator:\n",
+            "  clinical_frailty_scale:\n    type: integer\n    kind: data\n    min: 1\n"
+            "    max: 9\n  has_coordinator:\n", 1).replace(
+            "  - id: not_indicated\n    otherwise: true",
+            rule + "  - id: not_indicated\n    otherwise: true")
+        path = tmp_path / "anbefaling-3.yaml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    # no square of an integer is 2: the checks without z3 do not see it, the proof does
+    path = written("  - id: frail\n    when: clinical_frailty_scale * clinical_frailty_scale == 2"
+                   "\n    title: Skrøpelig\n")
+    code, out, err = _run("check", str(path))
+    assert code == 0
+    [line] = out.splitlines()
+    assert ": warning: constant_condition: outcome 'frail' can never fire: its condition is " \
+           "never true over the declared domains of its inputs" in line
+    assert err.endswith("1 set(s) checked: 0 error(s), 1 warning(s)\n")
+    code, out, _ = _run("check", "-q", str(path))
+    assert code == 0 and out == ""
+    # a mistake the checks without z3 report is not reported twice
+    path = written("  - id: all_four\n    when: A and B and C and D\n    title: Alle fire\n"
+                   "  - id: frail\n    when: clinical_frailty_scale > 9\n    title: Skrøpelig\n")
+    _, out, _ = _run("check", str(path))
+    codes = [re.search(r": (?:warning: )?(\w+): ", line) for line in out.splitlines()]
+    assert [m.group(1) for m in codes if m] == ["shadowed_rule", "never_true"]
+
+
+def test_check_of_the_shipped_catalogue_has_no_proved_warnings() -> None:
+    code, out, err = _run("check", str(Path(str(A3.file)).parent.parent))
+    assert code == 0 and out == ""
+    assert err.endswith(f"{len(SHIPPED)} set(s) checked: 0 error(s), 0 warning(s)\n")
+
+
+def test_without_z3_check_is_silent_and_says_so_when_verbose(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("koordrules.verify")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "z3", None)
+    path = str(A3.file)
+    code, out, err = _run("check", path)
+    assert (code, out) == (0, "") and "note:" not in err
+    code, out, err = _run("check", "-v", path)
+    assert code == 0
+    assert err.startswith("note: shadowed rules and constant conditions not proved: proofs "
+                          "need z3-solver: pip install 'koordrules[verify]'\n")
+
+
+# --- koordrules.testing ---------------------------------------------------------------------
+
+
+def test_check_proofs_raises_a_property_failure_with_the_counterexample() -> None:
+    from koordrules.testing import PropertyFailure, check_proofs
+
+    check_proofs(A3)
+    cs = edited(("when: involved_units >= min_units_involved",
+                 "when: involved_units < min_units_involved"),
+                ("      - situation_indicates_need\n",
+                 "      - situation_indicates_need\n      - involved_units\n"))
+    with pytest.raises(PropertyFailure) as info:
+        check_proofs(cs)
+    assert info.value.property.startswith("monotone (coordinator_likely increasing in")
+    assert info.value.record is not None
+    assert outcome(cs, info.value.record) == "coordinator_likely"
+
+
+# --- what would change it -------------------------------------------------------------------
+
+ONE_UNIT = {"has_coordinator": False, "expected_followup_months": 12,
+            "newly_diagnosed_chronic": True, "involved_units": 1,
+            "situation_indicates_need": False, "high_treatment_intensity": False,
+            "individually_adapted_pathway": False, "lifelong_course": False,
+            "transition_child_to_adult": False}
+
+
+def test_what_would_change_gives_the_smallest_changes_to_each_other_outcome() -> None:
+    assert outcome(A3, ONE_UNIT) == "not_indicated"
+    alternatives = what_would_change(A3, ONE_UNIT, pinned={"has_coordinator"})
+    changes = [(a.outcome, a.changes) for a in alternatives]
+    assert ("coordinator_likely", {"involved_units": 2}) in changes
+    assert ("coordinator_likely", {"situation_indicates_need": True}) in changes
+    assert all(o != "already_has_coordinator" for o, _ in changes)  # pinned
+    for a in alternatives:
+        assert outcome(A3, {**ONE_UNIT, **a.changes}) == a.outcome
+    text = render_alternatives(A3, alternatives, decided=True)
+    assert "  med involved_units = 2 ville utfallet vært «Koordinator er sannsynlig»\n" in text
+    unpinned = what_would_change(A3, ONE_UNIT)
+    assert ("already_has_coordinator", {"has_coordinator": True}) in [
+        (a.outcome, a.changes) for a in unpinned]
+
+
+def test_what_the_missing_inputs_decide_for_an_undetermined_record() -> None:
+    record = {k: v for k, v in ONE_UNIT.items() if k != "situation_indicates_need"}
+    result = koordrules.evaluate(A3, record, trace=False)
+    assert result.outcome is None and result.missing == ("situation_indicates_need",)
+    alternatives = what_would_change(A3, record)
+    assert [(a.outcome, a.changes) for a in alternatives] == [
+        ("coordinator_likely", {"situation_indicates_need": True}),
+        ("not_indicated", {"situation_indicates_need": False})]
+    assert render_alternatives(A3, alternatives, decided=False, lang="en") == (
+        "What the missing inputs decide:\n"
+        "  with situation_indicates_need = yes the outcome is «A coordinator is likely»\n"
+        "  with situation_indicates_need = no the outcome is «The criteria are not met»\n")
+
+
+def test_explain_what_if_prints_the_alternatives_after_the_explanation(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({"patient": "p1", **ONE_UNIT}) + "\n", encoding="utf-8")
+    code, out, _ = _run("explain", "helse-vest/anbefaling-3@1.0.1", str(records),
+                        "--id-field", "patient", "--what-if", "--pin-data")
+    assert code == 0
+    tail = out.split("Hva ville endret utfallet:\n")[1]
+    assert tail == ("  med situation_indicates_need = ja ville utfallet vært "
+                    "«Koordinator er sannsynlig»\n")
+    code, out, _ = _run("explain", "helse-vest/anbefaling-3@1.0.1", str(records),
+                        "--id-field", "patient", "--what-if", "--pin", "has_coordinator")
+    assert "  med involved_units = 2 ville utfallet vært «Koordinator er sannsynlig»\n" in out

@@ -86,10 +86,33 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         elif isinstance(result, Result):
             out.write(render_text(result, lang=args.lang, criteria_set=cs,
                                   verbose=args.verbose))
+            if args.what_if and record is not None:
+                out.write(_what_if(args, cs, record, result))
         else:
             failed += 1
             print(f"{args.input}: record {number}: {result.code}: {result.message}", file=err)
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _what_if(args: argparse.Namespace, cs: CriteriaSet, record: dict[str, Any],
+             result: Result) -> str:
+    """``--what-if``: the smallest changes of inputs that give another outcome (decided), or
+    which answers to the missing inputs lead to which outcome (undetermined)."""
+    from koordrules.errors import NotEncodableError
+    from koordrules.inputs import validate_record
+    from koordrules.verify.whatif import render_alternatives, what_would_change
+
+    values, _ = validate_record(cs, record, strict=not args.lenient,
+                                ignore=frozenset(args.ignore or ()))
+    pinned = set(args.pin or ())
+    if args.pin_data:
+        pinned |= {d.name for d in cs.inputs if d.kind == "data"}
+    try:
+        alternatives = what_would_change(cs, values, pinned=pinned)
+    except NotEncodableError as ex:
+        return f"(--what-if: {ex.message})\n"
+    return render_alternatives(cs, alternatives, decided=result.outcome is not None,
+                               lang=args.lang)
 
 
 def _reexplain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -227,4 +250,14 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--assessed-at", metavar="TIME",
                    help="with --journal: the time of the assessment (ISO, e.g. "
                         "2026-12-03T10:30), written in the note")
+    p.add_argument("--what-if", action="store_true",
+                   help="text: after each explanation, the smallest changes of inputs that "
+                        "would give another outcome, or for an undetermined result which "
+                        "answers to the missing inputs lead to which outcome (the verify "
+                        "extra: z3)")
+    p.add_argument("--pin", metavar="INPUT", action="append",
+                   help="with --what-if: an input that must keep its value (repeatable)")
+    p.add_argument("--pin-data", action="store_true",
+                   help="with --what-if: keep every kind: data input (facts from the record "
+                        "system) as it is; change only judgements")
     p.set_defaults(run=_cmd_explain)

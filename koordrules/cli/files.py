@@ -37,6 +37,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         diagnostics = diagnostics + [d for d in _fhir_diagnostics(target, catalog)
                                      if is_under(d.span.file if d.span else d.file, target)]
         diagnostics = diagnostics + _data_diagnostics(target, catalog)
+        diagnostics = diagnostics + _proof_diagnostics(target, catalog, diagnostics, args, err)
         for d in diagnostics:
             if d.severity == "error":
                 errors += 1
@@ -61,6 +62,44 @@ def _scan(target: str, given: str | None) -> tuple[Catalog, list[Any], int]:
     mine = [d for d in catalog.diagnostics
             if is_under(d.span.file if d.span else d.file, target)]
     return catalog, mine, sum(1 for cs in catalog if is_under(cs.file, target))
+
+
+def _proof_diagnostics(target: str, catalog: Catalog, found: list[Any],
+                       args: argparse.Namespace, err: TextIO) -> list[Any]:
+    """Shadowed rules and constant conditions the solver proves, as warnings, for the sets at
+    or under ``target`` without errors (needs the ``verify`` extra; without it nothing, and
+    with ``--verbose`` a note)."""
+    if args.quiet:
+        return []
+    try:
+        from koordrules.verify.lint import proof_warnings
+    except KoordError as ex:
+        if args.verbose:
+            print(f"note: shadowed rules and constant conditions not proved: {ex.message}",
+                  file=err)
+        return []
+    out: list[Any] = []
+    for cs in catalog:
+        if not is_under(cs.file, target) and not same_path(cs.file or "", target):
+            continue
+        mine = [d for d in found if same_path((d.span.file if d.span else d.file) or "",
+                                              cs.file or "")]
+        if any(d.severity == "error" or d.code in _SYNTACTIC for d in mine):
+            continue  # one mistake, one message: the checks without z3 have spoken
+        known = {(d.code, _subject(d.message)) for d in mine}
+        out += proof_warnings(cs, known)
+    return out
+
+
+_SYNTACTIC = frozenset({"dead_rule", "shadowed_rule", "never_true", "always_true",
+                        "constant_criterion"})
+"""Codes of :mod:`koordrules.check` for the mistakes the proofs also find."""
+
+
+def _subject(message: str) -> str:
+    """The quoted name a syntactic warning is about (``outcome 'x' can never fire``)."""
+    parts = message.split("'")
+    return parts[1] if len(parts) > 2 else ""
 
 
 def _fhir_diagnostics(target: str, catalog: Catalog) -> list[Any]:
@@ -151,6 +190,9 @@ def register_check(sub: Subparsers) -> None:
     p.add_argument("--lang", choices=("en", "nb", "nn"), default="en",
                    help="language of the messages: en (the default), nb (bokmål) or nn; a "
                         "message without that text is given in English")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also say which checks were not run (the proofs of shadowed rules and "
+                        "constant conditions need the verify extra)")
     p.set_defaults(run=_cmd_check)
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from koordrules import CriteriaSet
 from koordrules.cli.common import (
     EXIT_OK,
     EXIT_PROBLEMS,
+    EXIT_USAGE,
     Subparsers,
     add_unlocked_option,
     cohort_records,
@@ -19,13 +22,25 @@ from koordrules.cli.common import (
 )
 from koordrules.indicators import IndicatorFile
 
+if TYPE_CHECKING:
+    from koordrules.verify.changes import ChangeProof
+
 
 def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from koordrules.impact import diff, render_impact
 
+    if args.cohort is None and not args.prove:
+        print("diff: COHORT is needed unless --prove is given", file=err)
+        return EXIT_USAGE
+    if args.prove and args.format == "html":
+        print("diff: --prove prints text or json, not html", file=err)
+        return EXIT_USAGE
     catalog = args.catalog or _file_catalog(args.old, args.new)
     old = resolve_set(args.old, catalog, unlocked=args.unlocked)
     new = resolve_set(args.new, catalog, unlocked=args.unlocked)
+    proof = _prove(old, new, args, out, err) if args.prove else None
+    if args.cohort is None:
+        return EXIT_OK if proof is None or proof.decided else EXIT_PROBLEMS
     unreadable: list[int] = []
     fields: set[str] = set()
     records = _seen(cohort_records(args, [old, new], err, unreadable), fields)
@@ -35,7 +50,10 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.by and args.by not in fields and report.total:
         print(unknown_field(args.by, fields), file=err)
         return EXIT_PROBLEMS
-    if args.format == "json":
+    if args.format == "json" and proof is not None:
+        print(json.dumps({"proof": _proof_json(proof), "impact": json.loads(
+            report.model_dump_json())}, ensure_ascii=False, indent=2), file=out)
+    elif args.format == "json":
         print(report.model_dump_json(indent=2), file=out)
     elif args.format == "html":
         from koordrules.html import render_diff_html
@@ -46,6 +64,28 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(render_impact(report, limit=args.limit, lang=args.lang,
                                 width=args.width or _width(out), sets=(old, new)))
     return EXIT_PROBLEMS if unreadable or report.problems else EXIT_OK
+
+
+def _prove(old: CriteriaSet, new: CriteriaSet, args: argparse.Namespace, out: TextIO,
+           err: TextIO) -> ChangeProof:
+    """``--prove``: every change of outcome between the two sets, over every record."""
+    from koordrules.verify.changes import prove_changes, render_changes
+
+    proof = prove_changes(old, new)
+    if args.cohort is None and args.format == "json":
+        print(json.dumps(_proof_json(proof), ensure_ascii=False, indent=2), file=out)
+    elif args.format != "json":
+        out.write(render_changes(proof))
+        if args.cohort is not None:
+            out.write("\n")
+    print(f"proved in {proof.seconds:.2f} s", file=err)
+    return proof
+
+
+def _proof_json(proof: ChangeProof) -> dict[str, Any]:
+    data = asdict(proof)
+    data["equivalent"] = proof.equivalent
+    return data
 
 
 def eval_summary(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: TextIO) -> int:
@@ -121,7 +161,8 @@ def register(sub: Subparsers) -> None:
     p = sub.add_parser("diff", help="revision impact: a cohort under two sets or versions")
     p.add_argument("old", metavar="OLD", help="criteria file or catalogue id@version")
     p.add_argument("new", metavar="NEW", help="criteria file or catalogue id@version")
-    p.add_argument("cohort", metavar="COHORT", help="records: JSON, JSON lines or CSV")
+    p.add_argument("cohort", metavar="COHORT", nargs="?",
+                   help="records: JSON, JSON lines or CSV (optional with --prove)")
     p.add_argument("--catalog", metavar="DIR",
                    help="catalogue directory (default: the catalogue of OLD or NEW when one "
                         "is a file in a folder with a criteria.lock, else the shipped one)")
@@ -145,4 +186,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--lenient", action="store_true",
                    help="treat invalid values as unknown instead of leaving the record out")
     add_indicator_options(p)
+    p.add_argument("--prove", action="store_true",
+                   help="prove, over every record (no cohort needed), which changes of "
+                        "outcome the new version makes, each with the smallest record that "
+                        "makes it, or that the two are equivalent (the verify extra: z3)")
     p.set_defaults(run=_cmd_diff)

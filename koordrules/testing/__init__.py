@@ -20,6 +20,7 @@ from koordrules.ast import CriteriaSet
 from koordrules.engine import evaluate
 from koordrules.testing.harness import DEFAULT_EXAMPLES, Evaluator, PropertyFailure
 from koordrules.testing.outcomes import check_determinism, check_monotonicity, check_totality
+from koordrules.testing.proofs import check_proofs
 from koordrules.testing.properties import run_properties
 from koordrules.testing.reachability import check_reachability
 from koordrules.testing.relations import check_narrowing, check_variant, touched_items
@@ -60,6 +61,7 @@ __all__ = (
     "check_determinism",
     "check_monotonicity",
     "check_narrowing",
+    "check_proofs",
     "check_reachability",
     "check_soundness",
     "check_totality",

@@ -53,9 +53,10 @@ class Proof:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-def witness(encs: Sequence[Encoding], *goal: Any) -> Any:
-    """A model of ``goal`` over the domains of ``encs`` with as few known inputs as possible;
-    ``None`` when there is none; raises :class:`TimeoutError` when the solver gives up."""
+def witness(encs: Sequence[Encoding], *goal: Any, minimise: bool = True) -> Any:
+    """A model of ``goal`` over the domains of ``encs`` with as few known inputs as possible
+    (``minimise=False``: any model, for questions whose record is not shown); ``None`` when
+    there is none; raises :class:`TimeoutError` when the solver gives up."""
     constraints = [c for enc in encs for c in enc.domain] + list(goal)
     plain = z3.Solver()
     plain.set("timeout", TIMEOUT_MS)
@@ -65,22 +66,54 @@ def witness(encs: Sequence[Encoding], *goal: Any) -> Any:
         return None
     if answer != z3.sat:
         raise TimeoutError(str(plain.reason_unknown()))
+    if not minimise:
+        return plain.model()
     opt = z3.Optimize()
     opt.set("timeout", TIMEOUT_MS)
     opt.add(*constraints)
     seen: set[str] = set()
+    variables: list[InputVar] = []
     for enc in encs:
         for var in enc.vars.values():
             key = str(var.known)
             if key not in seen:
                 seen.add(key)
+                variables.append(var)
                 opt.add_soft(z3.Not(var.known))
+    # then, in order of declaration, one canonical record among the smallest: the solver's
+    # choice among equals would depend on what it was asked before
+    for var in variables:
+        opt.minimize(z3.If(var.known, 1, 0))
+    for var in variables:
+        for goal in _canonical(var):
+            opt.minimize(z3.If(var.known, goal, 0))
     if opt.check() != z3.sat:  # the solver gave up minimising: the first model still holds
         return plain.model()
     return opt.model()
 
 
-def _case(cs: ast.CriteriaSet, name: str, record: Mapping[str, Value],
+EPOCH = 738_886
+"""2024-01-01 as a day number: dates in counterexamples are as close to it as they can be."""
+
+
+def _canonical(var: InputVar) -> list[Any]:
+    """What is minimised, in order, to pick one value of ``var``: the magnitude and then the
+    value of a number (the one nearest 0, the negative one first), a true boolean or list
+    element, the index of an enum."""
+    kind = var.decl.type
+    if kind == "list":
+        return [z3.If(m, 1, 0) for m in (*var.members.values(), var.unknown_item)]
+    if kind == "boolean":
+        return [z3.If(var.value, 1, 0)]
+    if kind in ("integer", "number", "date"):
+        v = var.value - EPOCH if kind == "date" else var.value
+        return [z3.If(v >= 0, v, -v), v]
+    if kind == "enum":
+        return [var.value]
+    return []
+
+
+def case_entry(cs: ast.CriteriaSet, name: str, record: Mapping[str, Value],
           expect: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A cases-file entry for ``record``: the outcome it gets now, or ``expect``."""
     result = evaluate(cs, record, trace=False, reference=True)
@@ -88,7 +121,7 @@ def _case(cs: ast.CriteriaSet, name: str, record: Mapping[str, Value],
     return {"name": name, "inputs": to_json(record), "expect": want}
 
 
-def _outcome(cs: ast.CriteriaSet, record: Mapping[str, Value]) -> str | None:
+def outcome_of(cs: ast.CriteriaSet, record: Mapping[str, Value]) -> str | None:
     return evaluate(cs, record, trace=False, reference=True).outcome
 
 
@@ -105,10 +138,10 @@ def prove_outcomes(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
     declared domains; no rule is shadowed by the rules before it."""
     out: list[Proof] = []
     for i, o in enumerate(cs.outcomes):
-        model = witness([enc], enc.decided(o.id))
+        model = witness([enc], enc.decided(o.id), minimise=False)
         if model is not None:
             record = record_of(enc, model)
-            assert _outcome(cs, record) == o.id, (cs.key, o.id, record)
+            assert outcome_of(cs, record) == o.id, (cs.key, o.id, record)
             out.append(Proof("fires", o.id, True, f"outcome {o.id} is decided for some record",
                              record=to_json(record)))
             continue
@@ -128,10 +161,11 @@ def prove_outcomes(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
             out.append(Proof("shadowed", o.id, False, f"{o.id} is shadowed: whenever its "
                              "condition holds, a rule before it has already decided the record",
                              record=to_json(record),
-                             cases=(_case(cs, f"{o.id} er skygget av en regel foran", record),)))
+                             cases=(case_entry(cs, f"{o.id} er skygget av en regel foran",
+                                               record),)))
     for i, rule in enumerate(cs.rules):
         term = enc.rules[i]
-        if witness([enc], term.known, z3.Not(term.value)) is None and any(
+        if witness([enc], term.known, z3.Not(term.value), minimise=False) is None and any(
                 p.subject == rule.id and p.holds for p in out):
             out.append(Proof("constant", rule.id, False, f"the condition of {rule.id} is never "
                              "false when it is known: it is constant over the declared domains"))
@@ -148,7 +182,7 @@ def prove_criteria(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
         for label, goal in (("true", z3.And(term.known, term.value)),
                             ("false", z3.And(term.known, z3.Not(term.value))),
                             ("unknown", z3.Not(term.known))):
-            model = witness([enc], goal)
+            model = witness([enc], goal, minimise=False)
             reached[label] = None if model is None else to_json(record_of(enc, model))
         can = [k for k, v in reached.items() if v is not None]
         if reached["true"] is None or reached["false"] is None:
@@ -208,8 +242,8 @@ def prove_monotone(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
             if model is None:
                 continue
             before_rec, after_rec = record_of(enc, model), record_of(after, model)
-            moved = _outcome(cs, after_rec)
-            assert _outcome(cs, before_rec) == decl.outcome and moved != decl.outcome
+            moved = outcome_of(cs, after_rec)
+            assert outcome_of(cs, before_rec) == decl.outcome and moved != decl.outcome
             word = "raising" if decl.direction == "increasing" else "lowering"
             failure = Proof(
                 "monotone", subject, False,
@@ -217,8 +251,8 @@ def prove_monotone(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
                 f"{_show(after_rec.get(name))} moves the record from {decl.outcome} to "
                 f"{moved if moved is not None else 'undecided'}",
                 record=to_json(before_rec), other=to_json(after_rec),
-                cases=(_case(cs, f"monotont i {name}: utgangspunktet", before_rec),
-                       _case(cs, f"monotont i {name}: {name} endret, samme utfall ventet",
+                cases=(case_entry(cs, f"monotont i {name}: utgangspunktet", before_rec),
+                       case_entry(cs, f"monotont i {name}: {name} endret, samme utfall ventet",
                              after_rec, {"outcome": decl.outcome})))
             break
         out.append(failure or Proof("monotone", subject, True, f"{decl.outcome} is "
@@ -317,9 +351,10 @@ def _values(model: Any, variables: Sequence[Any]) -> list[tuple[Any, Any]]:
     return [(v, model.eval(v, model_completion=True)) for v in variables]
 
 
-def _superfluous(p: Encoding, named: Any, differ: Any, templates: Sequence[Encoding]) -> Any:
+def _superfluous(p: Encoding, named: Any, differ: Any, templates: Sequence[Encoding]
+                 ) -> tuple[Any, int]:
     """A partial record (a model of ``p``) where ``named`` holds but no completion pair makes
-    ``differ`` true; ``None`` when there is none.
+    ``differ`` true, or ``None`` when there is none; and the number of refinement rounds.
 
     That question has a quantifier (*no* pair), so it is answered by refinement instead: the
     candidate solver proposes a partial record; the checking solver looks for a pair of
@@ -336,10 +371,10 @@ def _superfluous(p: Encoding, named: Any, differ: Any, templates: Sequence[Encod
     for t in templates:
         check.add(*t.domain, *_known_vars(t))
     check.add(differ)
-    for _ in range(MAX_ROUNDS):
+    for used in range(MAX_ROUNDS):
         answer = candidates.check()
         if answer == z3.unsat:
-            return None
+            return None, used
         if answer != z3.sat:
             raise TimeoutError(str(candidates.reason_unknown()))
         model = candidates.model()
@@ -347,7 +382,7 @@ def _superfluous(p: Encoding, named: Any, differ: Any, templates: Sequence[Encod
         check.add(*[v == x for v, x in _values(model, pvars)])
         found = check.check()
         if found == z3.unsat:
-            return model
+            return model, used + 1
         if found != z3.sat:
             raise TimeoutError(str(check.reason_unknown()))
         pair = _values(check.model(), tvars)
@@ -363,16 +398,16 @@ def prove_missing(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
     claim = claimed(enc)
     free, alt = Encoding(cs, prefix="free."), Encoding(cs, prefix="alt.")
     outcomes = _outcomes(free)
+    first = [z3.substitute(o, *_fill(enc, free, sensitive)) for o in outcomes]
+    rounds = 0
     for name in enc.vars:
         if name in sensitive:
             continue
-        first = [z3.substitute(o, *_fill(enc, free, sensitive)) for o in outcomes]
         second = [z3.substitute(o, *_fill(enc, free, sensitive, name, alt)) for o in outcomes]
         differ = z3.Or(*[x != y for x, y in zip(first, second, strict=True)])
         named = claim.get(name, z3.BoolVal(False))
         unknown = z3.Not(enc.vars[name].known)
-        domain = [*free.domain, *_known_vars(free), *(c for c in alt.domain if name in str(c)),
-                  alt.vars[name].known]
+        domain = [*free.domain, *_known_vars(free), *alt.domain, alt.vars[name].known]
         model = witness([enc], z3.Not(named), unknown, differ, *domain)
         if model is not None:
             record = record_of(enc, model)
@@ -386,10 +421,11 @@ def prove_missing(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
                           f"{name} is unknown and can change the outcome (for example "
                           f"{_show(a.get(name))} or {_show(b.get(name))}), but {said}",
                           record=to_json(record),
-                          cases=(_case(cs, f"missing skal nevne {name}", record, expect),))]
+                          cases=(case_entry(cs, f"missing skal nevne {name}", record, expect),))]
         if name not in claim:
             continue
-        model = _superfluous(enc, named, differ, [free, alt])
+        model, used = _superfluous(enc, named, differ, [free, alt])
+        rounds += used
         if model is not None:
             record = record_of(enc, model)
             result = evaluate(cs, record, trace=False, reference=True)
@@ -399,9 +435,11 @@ def prove_missing(cs: ast.CriteriaSet, enc: Encoding) -> list[Proof]:
             return [Proof("missing", name, False,
                           f"missing names {name}, but no value of it can change the outcome",
                           record=to_json(record),
-                          cases=(_case(cs, f"missing skal ikke nevne {name}", record, expect),))]
+                          cases=(case_entry(cs, f"missing skal ikke nevne {name}", record,
+                                            expect),))]
     return [Proof("missing", "every partial record", True, "missing names exactly the unknown "
-                  "inputs that can change the outcome, for every partial record")]
+                  "inputs that can change the outcome, for every partial record",
+                  details={"rounds": rounds})]
 
 
 def prove_set(cs: ast.CriteriaSet) -> list[Proof]:
@@ -422,7 +460,7 @@ def prove_set(cs: ast.CriteriaSet) -> list[Proof]:
 # --- two sets ----------------------------------------------------------------------------
 
 
-def _shared(a: ast.CriteriaSet, b: ast.CriteriaSet) -> None:
+def shared_inputs(a: ast.CriteriaSet, b: ast.CriteriaSet) -> None:
     for decl in a.inputs:
         other = b.input(decl.name)
         if other is not None and (other.type, other.items) != (decl.type, decl.items):
@@ -440,7 +478,7 @@ def prove_narrows(narrow: ast.CriteriaSet, wide: ast.CriteriaSet) -> Proof:
     flags too: over all records, unknowns included."""
     subject = f"{narrow.key} within {wide.key}"
     try:
-        _shared(narrow, wide)
+        shared_inputs(narrow, wide)
         n, w = Encoding(narrow), Encoding(wide)
         model = witness([n, w], _flagged(n), z3.Not(_flagged(w)))
     except (NotEncodableError, TimeoutError) as ex:
@@ -449,11 +487,11 @@ def prove_narrows(narrow: ast.CriteriaSet, wide: ast.CriteriaSet) -> Proof:
         return Proof("narrows", subject, True, f"every record {narrow.key} flags, {wide.key} "
                      "flags too")
     record = record_of(n, model)
-    a, b = _outcome(narrow, record), _outcome(wide, record)
+    a, b = outcome_of(narrow, record), outcome_of(wide, record)
     return Proof("narrows", subject, False, f"{narrow.key} flags the record ({a}) but "
                  f"{wide.key} does not ({b if b is not None else 'undecided'})",
                  record=to_json(record),
-                 cases=(_case(narrow, f"smalere enn {wide.key}? flagges her", record),))
+                 cases=(case_entry(narrow, f"smalere enn {wide.key}? flagges her", record),))
 
 
 def prove_equivalent(a: ast.CriteriaSet, b: ast.CriteriaSet) -> Proof:
@@ -461,7 +499,7 @@ def prove_equivalent(a: ast.CriteriaSet, b: ast.CriteriaSet) -> Proof:
     the record with the fewest known inputs where they differ."""
     subject = f"{a.key} and {b.key}"
     try:
-        _shared(a, b)
+        shared_inputs(a, b)
         ea, eb = Encoding(a), Encoding(b)
         model = witness([ea, eb], _differ(ea, eb))
     except (NotEncodableError, TimeoutError) as ex:
@@ -469,12 +507,12 @@ def prove_equivalent(a: ast.CriteriaSet, b: ast.CriteriaSet) -> Proof:
     if model is None:
         return Proof("equivalent", subject, True, "equivalent for every record")
     record = record_of(ea, model)
-    oa, ob = _outcome(a, record), _outcome(b, record)
+    oa, ob = outcome_of(a, record), outcome_of(b, record)
     assert oa != ob
     return Proof("equivalent", subject, False, f"they differ: {a.key} gives "
                  f"{oa if oa is not None else 'undecided'}, {b.key} gives "
                  f"{ob if ob is not None else 'undecided'}", record=to_json(record),
-                 cases=(_case(b, f"ulikt {a.key}", record),))
+                 cases=(case_entry(b, f"ulikt {a.key}", record),))
 
 
 def prove_variant(base: ast.CriteriaSet, variant: ast.CriteriaSet) -> Proof:
@@ -484,7 +522,7 @@ def prove_variant(base: ast.CriteriaSet, variant: ast.CriteriaSet) -> Proof:
     subject = f"{variant.key} over {base.key}"
     touched_criteria, touched_rules = touched_items(base, variant)
     try:
-        _shared(variant, base)
+        shared_inputs(variant, base)
         eb, ev = Encoding(base), Encoding(variant)
         untouched = [z3.Not(e.possible(o)) for e in (eb, ev) for o in e.outcome_ids
                      if o in touched_rules]
@@ -502,10 +540,10 @@ def prove_variant(base: ast.CriteriaSet, variant: ast.CriteriaSet) -> Proof:
                      "record its overrides do not touch")
     record = record_of(ev, model)
     return Proof("variant", subject, False, "no override touches the record, but the variant "
-                 f"and its base disagree on it ({_outcome(base, record)} vs "
-                 f"{_outcome(variant, record)})", record=to_json(record),
-                 cases=(_case(variant, f"som {base.key} (ikke berørt av endringene)", record,
-                              {"outcome": _outcome(base, record)}),))
+                 f"and its base disagree on it ({outcome_of(base, record)} vs "
+                 f"{outcome_of(variant, record)})", record=to_json(record),
+                 cases=(case_entry(variant, f"som {base.key} (ikke berørt av endringene)", record,
+                              {"outcome": outcome_of(base, record)}),))
 
 
 def _same_value(x: Term, y: Term) -> Any:

@@ -111,6 +111,13 @@ def _constant(var: InputVar, value: Value) -> list[tuple[Any, tuple[str, Any]]]:
     return pairs
 
 
+def equals(var: InputVar, value: Value) -> Any:
+    """The condition "this input has ``value``" (``None``: it is unknown)."""
+    if value is None:
+        return z3.Not(var.known)
+    return z3.And(*[a == _MAKE[key[0]](key[1]) for a, key in _constant(var, value)])
+
+
 _DEFAULTS: dict[str, tuple[str, Any]] = {"boolean": ("b", False), "integer": ("i", 0),
                                          "number": ("r", Fraction(0)), "enum": ("i", 0),
                                          "date": ("i", 1), "string": ("s", "")}

@@ -366,3 +366,28 @@ def test_a_lock_written_before_statuses_were_kept_still_reads(locked: Path) -> N
     assert verify(locked) == []
     update = update_lock(locked)
     assert update.written and '    status: "active"' in path.read_text(encoding="utf-8")
+
+
+# --- memory (found by the large fuzz run) ------------------------------------------------
+
+
+def test_records_on_the_slow_path_are_not_kept_alive() -> None:
+    # the compiled validator raised one shared exception instance; each raise grew its
+    # traceback, which kept every frame and every record alive (1.5 GB after 86,000 inputs)
+    import gc
+    import weakref
+
+    from koordrules import evaluate
+
+    class Record(dict[str, object]):  # not a plain dict: the validator sends it the slow way
+        pass
+
+    cs = load_text(SET_TEXT)
+    refs = []
+    for i in range(20):
+        record = Record(x=i, s="a")
+        refs.append(weakref.ref(record))
+        assert evaluate(cs, record).outcome in ("likely", "other")
+        del record
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []

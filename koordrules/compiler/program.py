@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from koordrules import ast
 from koordrules.cache import cached, replace
 from koordrules.check import evaluation_order
-from koordrules.compiler.codegen import SLOW, Gen, Slow, indent
+from koordrules.compiler.codegen import Gen, Slow, indent
 from koordrules.compiler.layout import Layout
 from koordrules.compiler.traces import TraceBuilder, new_result
 from koordrules.errors import KoordError
@@ -165,7 +165,6 @@ class Program(TraceBuilder):
             "__builtins__": {"len": len, "dict": dict, "int": int, "float": float,
                              "bool": bool, "str": str, "ValueError": ValueError,
                              "KeyError": KeyError},
-            "_SLOW": SLOW,
             "_Slow": Slow,
             "_EMPTY": frozenset(),
             "_tnew": tuple.__new__,

@@ -323,7 +323,7 @@ def _run_records(suffix: str) -> Callable[[bytes], str]:
     def run(raw: bytes) -> str:
         cs = _frame_set()
         path = _scratch(f"records{suffix}", raw)
-        lines = raw.count(b"\n") + 1
+        lines = len(raw.splitlines()) + 1  # the reader ends a line at \n, \r\n or \r
         count = 0
         for number, item in koordrules.records.read_records(path, cs):
             count += 1

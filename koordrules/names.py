@@ -29,7 +29,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from koordrules.errors import Diagnostic
+from koordrules import ast
+from koordrules.errors import CriteriaError, Diagnostic
 from koordrules.grammar import get_parser
 from koordrules.messages import Message
 from koordrules.span import Span
@@ -184,3 +185,22 @@ def name_problems(names: Iterable[Declared], outcomes: Iterable[Declared] = ()
                                                    expression_name=in_expressions)]
         problems += _pairs(group)
     return problems
+
+
+def set_name_problems(cs: ast.CriteriaSet) -> list[Diagnostic]:
+    """:func:`name_problems` of a built set's inputs, parameters, criteria and outcome ids."""
+    return name_problems(
+        [Declared(item.name, kind, item.span)
+         for kind, items in (("input", cs.inputs), ("parameter", cs.parameters),
+                             ("criterion", cs.criteria)) for item in items],
+        [Declared(rule.id, "outcome", rule.span) for rule in (*cs.rules, cs.otherwise)])
+
+
+def require_good_names(cs: ast.CriteriaSet) -> None:
+    """Raise :class:`CriteriaError` with the name problems of ``cs``, as ``check`` reports
+    them. The compiler and every batch backend call this first, so a set built by hand (not
+    loaded, so not checked) cannot put look-alike, keyword or reserved names into generated
+    code, SQL or columns."""
+    problems = set_name_problems(cs)
+    if problems:
+        raise CriteriaError(problems, file=cs.file)

@@ -23,6 +23,7 @@ from koordrules.compiler.traces import TraceBuilder, new_result
 from koordrules.errors import KoordError
 from koordrules.evaluator import choose
 from koordrules.inputs import MAX_KEYS, MAX_STRING, check_value, validate_record
+from koordrules.names import require_good_names
 from koordrules.result import Result
 from koordrules.values import Value
 
@@ -53,7 +54,9 @@ class Program(TraceBuilder):
     """
 
     def __init__(self, cs: ast.CriteriaSet) -> None:
-        """Compile ``cs``."""
+        """Compile ``cs``; a set whose names break the name policy is refused
+        (:func:`koordrules.names.require_good_names`)."""
+        require_good_names(cs)
         self.criteria_set = cs
         self.order = evaluation_order(cs)
         layout = Layout(cs, self.order)

@@ -149,7 +149,10 @@ def run_surface(name: str, examples: int, seed: int, *, max_findings: int = 20,
             begin = time.perf_counter()
             signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
             try:
-                outcome = surface.run(item)
+                try:
+                    outcome = surface.run(item)
+                finally:  # disarmed before any handler runs: a late alarm is still caught
+                    signal.setitimer(signal.ITIMER_REAL, 0)
             except KoordError as ex:
                 outcome = ex.code
                 str(ex).encode("utf-8")  # a message must be printable
@@ -159,8 +162,6 @@ def run_surface(name: str, examples: int, seed: int, *, max_findings: int = 20,
                 stats.findings.append(f"{name} seed={seed} index={index}: "
                                       f"{type(ex).__name__} at {Path(where.filename).name}:"
                                       f"{where.lineno}: {str(ex)[:200]!r}")
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
             stats.slowest_s = max(stats.slowest_s, time.perf_counter() - begin)
             stats.inputs += 1
             stats.results[outcome] += 1

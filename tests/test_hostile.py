@@ -391,3 +391,23 @@ def test_records_on_the_slow_path_are_not_kept_alive() -> None:
         del record
     gc.collect()
     assert [r for r in refs if r() is not None] == []
+
+
+@pytest.mark.parametrize("bad_id", [["p1"], {"value": "p1"}, 7])
+def test_fhir_patient_id_that_is_not_a_string_is_no_id(tmp_path: Path, bad_id: object) -> None:
+    # found by the large fuzz run: a list or object as Patient.id was a TypeError
+    from koordrules import KoordError, fhir
+
+    source = Path(__file__).resolve().parent.parent / "examples" / "fhir" / "synthea"
+    bundle = json.loads((source / "r4-deedra-lockman-teen.json").read_text(encoding="utf-8"))
+    patients = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"]
+    second = json.loads(json.dumps(patients[0]))
+    patients[0]["resource"]["id"] = bad_id
+    bundle["entry"].append(second)
+    path = _write(tmp_path, "bundle.json", json.dumps(bundle))
+    try:
+        record = fhir.read_patient_file(path)
+    except KoordError as ex:
+        assert ex.code == "fhir_several_patients"
+    else:
+        assert record.patient is not None

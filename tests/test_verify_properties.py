@@ -128,7 +128,9 @@ def test_a_rule_shadowed_by_an_earlier_rule_is_reported_with_a_record() -> None:
     proofs = failing(prove_outcomes(cs, Encoding(cs)))
     assert [(p.property, p.subject) for p in proofs] == [("shadowed", "all_four")]
     record = proofs[0].record
-    assert record is not None and outcome(cs, record) == "coordinator_likely"
+    # the witness is decided by an earlier rule; which one is the solver's choice
+    assert record is not None
+    assert outcome(cs, record) in ("already_has_coordinator", "coordinator_likely")
 
 
 def test_a_condition_that_can_never_hold_on_its_declared_domain_is_constant() -> None:

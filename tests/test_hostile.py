@@ -411,3 +411,14 @@ def test_fhir_patient_id_that_is_not_a_string_is_no_id(tmp_path: Path, bad_id: o
         assert ex.code == "fhir_several_patients"
     else:
         assert record.patient is not None
+
+
+def test_fhir_json_with_an_integer_over_4300_digits_is_a_load_error(tmp_path: Path) -> None:
+    # found by the large fuzz run (fhir-bundle seed=16 index=9685): a foreign ValueError
+    from koordrules import fhir
+
+    path = _write(tmp_path, "bundle.json", '{"resourceType": "Bundle", "total": '
+                  + "9" * 5041 + "}")
+    with pytest.raises(LoadError) as info:
+        fhir.read_patient_file(path)
+    assert info.value.code == "number_too_large" and "4300 digits" in info.value.message

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from koordrules import ast
 from koordrules.errors import Diagnostic, KoordError
 from koordrules.evaluator import Interpreter
-from koordrules.names import Declared, name_problems
+from koordrules.names import set_name_problems
 from koordrules.probe import Finding, Probe
 from koordrules.typecheck import check_boolean
 from koordrules.types import BOOLEAN, DATE, NUMBER, STRING, Type, enum_of, list_of
@@ -331,11 +331,7 @@ def _monotone(cs: ast.CriteriaSet) -> Iterable[Diagnostic]:
 def check_set(cs: ast.CriteriaSet) -> list[Diagnostic]:
     """Every problem in a built set, errors and warnings, sorted by position."""
     problems = list(_declarations(cs))
-    problems += name_problems(
-        [Declared(item.name, kind, item.span)
-         for kind, items in (("input", cs.inputs), ("parameter", cs.parameters),
-                             ("criterion", cs.criteria)) for item in items],
-        [Declared(rule.id, "outcome", rule.span) for rule in (*cs.rules, cs.otherwise)])
+    problems += set_name_problems(cs)
     problems += check_expressions(cs.criteria, cs.rules, environment(cs))
     _, cycles = criteria_order(cs)
     problems += cycles

@@ -41,6 +41,9 @@ def test_a_foreign_exception_is_a_finding(monkeypatch: pytest.MonkeyPatch) -> No
     stats = run_surface("expression", 3, 1)
     assert len(stats.findings) == 3 and "ValueError" in stats.findings[0]
     assert "seed=1 index=0" in stats.findings[0]
+    later = run_surface("expression", 2, 1, start=7)  # a run split in parts: the same inputs
+    assert [f.split(": ")[0] for f in later.findings] == [
+        "expression seed=1 index=7", "expression seed=1 index=8"]
 
 
 def test_a_hang_is_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:

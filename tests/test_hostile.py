@@ -366,3 +366,59 @@ def test_a_lock_written_before_statuses_were_kept_still_reads(locked: Path) -> N
     assert verify(locked) == []
     update = update_lock(locked)
     assert update.written and '    status: "active"' in path.read_text(encoding="utf-8")
+
+
+# --- memory (found by the large fuzz run) ------------------------------------------------
+
+
+def test_records_on_the_slow_path_are_not_kept_alive() -> None:
+    # the compiled validator raised one shared exception instance; each raise grew its
+    # traceback, which kept every frame and every record alive (1.5 GB after 86,000 inputs)
+    import gc
+    import weakref
+
+    from koordrules import evaluate
+
+    class Record(dict[str, object]):  # not a plain dict: the validator sends it the slow way
+        pass
+
+    cs = load_text(SET_TEXT)
+    refs = []
+    for i in range(20):
+        record = Record(x=i, s="a")
+        refs.append(weakref.ref(record))
+        assert evaluate(cs, record).outcome in ("likely", "other")
+        del record
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+
+
+@pytest.mark.parametrize("bad_id", [["p1"], {"value": "p1"}, 7])
+def test_fhir_patient_id_that_is_not_a_string_is_no_id(tmp_path: Path, bad_id: object) -> None:
+    # found by the large fuzz run: a list or object as Patient.id was a TypeError
+    from koordrules import KoordError, fhir
+
+    source = Path(__file__).resolve().parent.parent / "examples" / "fhir" / "synthea"
+    bundle = json.loads((source / "r4-deedra-lockman-teen.json").read_text(encoding="utf-8"))
+    patients = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"]
+    second = json.loads(json.dumps(patients[0]))
+    patients[0]["resource"]["id"] = bad_id
+    bundle["entry"].append(second)
+    path = _write(tmp_path, "bundle.json", json.dumps(bundle))
+    try:
+        record = fhir.read_patient_file(path)
+    except KoordError as ex:
+        assert ex.code == "fhir_several_patients"
+    else:
+        assert record.patient is not None
+
+
+def test_fhir_json_with_an_integer_over_4300_digits_is_a_load_error(tmp_path: Path) -> None:
+    # found by the large fuzz run (fhir-bundle seed=16 index=9685): a foreign ValueError
+    from koordrules import fhir
+
+    path = _write(tmp_path, "bundle.json", '{"resourceType": "Bundle", "total": '
+                  + "9" * 5041 + "}")
+    with pytest.raises(LoadError) as info:
+        fhir.read_patient_file(path)
+    assert info.value.code == "number_too_large" and "4300 digits" in info.value.message

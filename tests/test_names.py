@@ -129,3 +129,29 @@ def test_control_character_written_as_an_escape_is_refused(escape: str) -> None:
         load_text(text, file="names.yaml")
     assert info.value.code == "unsafe_character"
     assert info.value.span is not None and info.value.span.line - HEADER_LINES == 5
+
+
+@pytest.mark.parametrize("inputs,criteria,outcome,code,nb,nn", [
+    (["x", "y"], ["A", "\u0410"], "likely", "confusable_name", "ser ut som «A» (kriterium)",
+     "gi eitt av dei eit nytt namn"),
+    (["\u0430lder", "y"], ["A"], "likely", "mixed_script", "blander bokstaver fra flere",
+     "blandar bokstavar frå fleire"),
+    (["x", "X"], ["A"], "likely", "case_clash", "«X» (opplysning) skiller seg fra «x»",
+     "berre i store og små bokstavar"),
+    (["x", "and"], ["A"], "likely", "keyword_name", "«and» er et ord i uttrykksspråket",
+     "kan ikkje brukast som namn (opplysning)"),
+    (["x", "y"], ["outcome"], "likely", "reserved_name", "kolonnene koordrules lager selv",
+     "kolonnane koordrules lagar sjølv"),
+    (["x", "y"], ["A"], "ﬁne", "name_not_normalised", "(utfall) er skrevet med "
+     "kompatibilitetstegn; skriv «fine»", "kompatibilitetsteikn"),
+])
+def test_every_name_message_is_in_bokmal_and_nynorsk(inputs: list[str], criteria: list[str],
+                                                      outcome: str, code: str, nb: str,
+                                                      nn: str) -> None:
+    text = _set(inputs, criteria, outcome).replace("when: and", "when: x")
+    with pytest.raises(CriteriaError) as info:
+        load_text(text, file="names.yaml")
+    [d] = [d for d in info.value.diagnostics if d.code == code]
+    assert nb in d.text("nb"), d.text("nb")
+    assert nn in d.text("nn"), d.text("nn")
+    assert d.text("en") == d.message and d.text("nb") != d.text("nn")

@@ -24,6 +24,7 @@ from koordrules import ast
 from koordrules.backends import UnsupportedError
 from koordrules.backends.ops import MONTH_DAYS, E, Lowered, Ops, Val, balanced
 from koordrules.check import environment, evaluation_order
+from koordrules.names import require_good_names
 from koordrules.typecheck import infer
 from koordrules.values import Duration
 
@@ -462,7 +463,9 @@ class Lowering(Generic[E]):
 
 
 def lower(cs: ast.CriteriaSet, ops: Ops[E]) -> Lowered[E]:
-    """The set's criteria, rules, outcome and ``missing`` as expressions of ``ops``."""
+    """The set's criteria, rules, outcome and ``missing`` as expressions of ``ops``; a set
+    whose names break the name policy is refused (:func:`koordrules.names.require_good_names`)."""
+    require_good_names(cs)
     return Lowering(cs, ops).lower()
 
 

@@ -21,10 +21,10 @@ from koordrules.values import Duration
 
 
 class Slow(Exception):
-    """Raised by the generated validator: this record needs the reference validation."""
+    """Raised by the generated validator: this record needs the reference validation.
 
-
-SLOW = Slow()
+    A new instance each time: one shared instance raised again and again would grow its
+    ``__traceback__`` by every raise, keeping every frame (and record) alive."""
 
 
 class Gen:
@@ -110,33 +110,33 @@ class Gen:
     # ---- the validator ------------------------------------------------------------------
 
     def validator(self) -> list[str]:
-        """Statements reading each input from ``record`` into ``x<i>``; ``raise _SLOW`` for
+        """Statements reading each input from ``record`` into ``x<i>``; ``raise _Slow`` for
         anything the reference validation would reject, warn about or convert differently."""
         decls = self.layout.cs.inputs
         lines = [
             "if record.__class__ is not dict:",
-            "    raise _SLOW",
+            "    raise _Slow",
             # as many keys as inputs, and every input found: exactly the inputs
             f"if len(record) == {len(decls)} and allowed is _ALLOWED:",
             "    try:",
             *[f"        x{i} = record[{d.name!r}]" for i, d in enumerate(decls)],
             "    except KeyError:",
-            "        raise _SLOW from None",
+            "        raise _Slow from None",
             "else:",
             "    if len(record) > _MAX_KEYS or not record.keys() <= allowed:",
-            "        raise _SLOW",
+            "        raise _Slow",
             "    _g = record.get",
             *[f"    x{i} = _g({d.name!r})" for i, d in enumerate(decls)],
         ]
         if not decls:
             lines = ["if record.__class__ is not dict or len(record) > _MAX_KEYS "
                      "or record.keys() - allowed:",
-                     "    raise _SLOW"]
+                     "    raise _Slow"]
         for i, decl in enumerate(decls):
             x = f"x{i}"
             if decl.type == "boolean":
                 lines.append(f"if {x} is not None and {x} is not True and {x} is not False: "
-                             "raise _SLOW")
+                             "raise _Slow")
                 continue
             lines += [f"if {x} is not None:"] + ["    " + s for s in self.check_input(decl, x)]
         return lines
@@ -144,42 +144,42 @@ class Gen:
     def check_input(self, decl: ast.InputDecl, x: str) -> list[str]:
         kind = decl.type
         if kind == "boolean":
-            return [f"if {x}.__class__ is not bool: raise _SLOW"]
+            return [f"if {x}.__class__ is not bool: raise _Slow"]
         bounds = ""
         if decl.min is not None:
             bounds += f" or {x} < {self.const(decl.min)}"
         if decl.max is not None:
             bounds += f" or {x} > {self.const(decl.max)}"
         if kind == "integer":
-            return [f"if {x}.__class__ is not int{bounds}: raise _SLOW"]
+            return [f"if {x}.__class__ is not int{bounds}: raise _Slow"]
         if kind == "number":
-            head = [f"if {x}.__class__ is int:", f"    if {bounds[4:]}: raise _SLOW"] if bounds \
+            head = [f"if {x}.__class__ is int:", f"    if {bounds[4:]}: raise _Slow"] if bounds \
                 else [f"if {x}.__class__ is int: pass"]
             return [
                 *head,
-                f"elif {x}.__class__ is not float or not _isfinite({x}){bounds}: raise _SLOW",
+                f"elif {x}.__class__ is not float or not _isfinite({x}){bounds}: raise _Slow",
             ]
         if kind == "string":
-            return [f"if {x}.__class__ is not str or len({x}) > _MAX_STRING: raise _SLOW"]
+            return [f"if {x}.__class__ is not str or len({x}) > _MAX_STRING: raise _Slow"]
         if kind == "enum":
             table = self.const(frozenset(decl.values or ()))
             return [f"if {x}.__class__ is not str or len({x}) > _MAX_STRING "
-                    f"or {x} not in {table}: raise _SLOW"]
+                    f"or {x} not in {table}: raise _Slow"]
         if kind == "date":
             return [
                 f"if {x}.__class__ is str and len({x}) == 10:",
                 "    try:",
                 f"        {x} = _fromiso({x})",
                 "    except ValueError:",
-                "        raise _SLOW from None",
-                f"elif {x}.__class__ is not _date: raise _SLOW",
+                "        raise _Slow from None",
+                f"elif {x}.__class__ is not _date: raise _Slow",
             ]
         decl_name = self.const(decl)
         return [
             "try:",
             f"    {x} = _check_value({decl_name}, {x})",
             "except ValueError:",
-            "    raise _SLOW from None",
+            "    raise _Slow from None",
         ]
 
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from koordrules import ast
 from koordrules.cache import cached, replace
 from koordrules.check import evaluation_order
-from koordrules.compiler.codegen import SLOW, Gen, Slow, indent
+from koordrules.compiler.codegen import Gen, Slow, indent
 from koordrules.compiler.layout import Layout
 from koordrules.compiler.traces import TraceBuilder, new_result
 from koordrules.errors import KoordError
 from koordrules.evaluator import choose
 from koordrules.inputs import MAX_KEYS, MAX_STRING, check_value, validate_record
+from koordrules.names import require_good_names
 from koordrules.result import Result
 from koordrules.values import Value
 
@@ -53,7 +54,9 @@ class Program(TraceBuilder):
     """
 
     def __init__(self, cs: ast.CriteriaSet) -> None:
-        """Compile ``cs``."""
+        """Compile ``cs``; a set whose names break the name policy is refused
+        (:func:`koordrules.names.require_good_names`)."""
+        require_good_names(cs)
         self.criteria_set = cs
         self.order = evaluation_order(cs)
         layout = Layout(cs, self.order)
@@ -165,7 +168,6 @@ class Program(TraceBuilder):
             "__builtins__": {"len": len, "dict": dict, "int": int, "float": float,
                              "bool": bool, "str": str, "ValueError": ValueError,
                              "KeyError": KeyError},
-            "_SLOW": SLOW,
             "_Slow": Slow,
             "_EMPTY": frozenset(),
             "_tnew": tuple.__new__,

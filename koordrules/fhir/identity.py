@@ -126,7 +126,9 @@ def collect(items: list[tuple[str, str | None, dict[str, Any]]],
             record: PatientRecord) -> PatientRecord:
     """Index ``(where, fullUrl, resource)`` items of one patient into ``record``."""
     patients = [(w, u, r) for w, u, r in items if r["resourceType"] == "Patient"]
-    distinct = {(r.get("id") or w) for w, _, r in patients}
+    # an id that is not a non-empty string is no id (as below), whatever JSON it holds
+    distinct = {r["id"] if isinstance(r.get("id"), str) and r["id"] else w
+                for w, _, r in patients}
     if len(distinct) > 1:
         raise InputError(f"the bundle holds {len(distinct)} different Patient resources; a "
                          "mapping reads one patient per bundle", file=record.file,

@@ -32,6 +32,9 @@ def parse_json(text: str, *, file: str | None = None, line: int | None = None) -
     except RecursionError as ex:
         raise LoadError(f"{where}the JSON is nested too deeply to read", file=file,
                         code="json_too_deep") from ex
+    except ValueError as ex:  # Python's limit on converting text to an int
+        raise LoadError(f"{where}the JSON holds an integer of more than 4300 digits",
+                        file=file, code="number_too_large") from ex
 
 
 def load_json(path: str | Path) -> Any:

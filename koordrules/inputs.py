@@ -80,7 +80,8 @@ def _scalar(decl: ast.InputDecl, kind: str, value: Any) -> Value:
             raise ValueError(f"must be at least {decl.min:g}")
         if decl.max is not None and value > decl.max:
             raise ValueError(f"must be at most {decl.max:g}")
-        return value
+        number: int | float = value
+        return number
     if kind in ("string", "enum"):
         if not isinstance(value, str):
             raise ValueError(f"must be text, got {_kind(value, 'text')}")

@@ -107,7 +107,7 @@ def test_a_foreign_error_inside_any_backend_is_translated(
     module = __import__(f"koordrules.backends.{backend}", fromlist=["evaluate"])
     monkeypatch.setattr(module, "evaluate", _raise_with_values)
     # the command line streams in chunks through the engines' frame entry points
-    for name in {"polars": ("evaluate_frame",), "duckdb": ("run",)}.get(backend, ()):
+    for name in {"polars": ("evaluate_frame",), "duckdb": ("run", "Session")}.get(backend, ()):
         monkeypatch.setattr(module, name, _raise_with_values)
     criteria, data = files
     program = koordrules.compile(koordrules.load(criteria))

@@ -99,7 +99,42 @@ WITH __koordrules_stage_1 AS (
       WHEN "__koordrules_r2"
       THEN 2
       ELSE 3
-    END AS "__koordrules_first"
+    END AS "__koordrules_first",
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                "__koordrules_c1" IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                "__koordrules_c2" IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              "__koordrules_c3" IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS "__koordrules_s0"
   FROM "__koordrules_rules"
 )
 SELECT
@@ -171,41 +206,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -231,41 +232,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -291,41 +258,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -351,41 +284,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -411,41 +310,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -471,43 +336,8 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
-              )
-              AND (
+                "__koordrules_s0" IS NULL
+              ) AND (
                 "situation_indicates_need" IS NULL
               )
             )
@@ -527,41 +357,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (

@@ -96,7 +96,42 @@ WITH __koordrules_stage_1 AS (
       WHEN "__koordrules_r2"
       THEN 2
       ELSE 3
-    END AS "__koordrules_first"
+    END AS "__koordrules_first",
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                "__koordrules_c1" IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                "__koordrules_c2" IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              "__koordrules_c3" IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS "__koordrules_s0"
   FROM "__koordrules_rules"
 )
 SELECT
@@ -151,41 +186,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -211,41 +212,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -282,41 +249,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -342,41 +275,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -402,41 +301,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -462,43 +327,8 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
-              )
-              AND (
+                "__koordrules_s0" IS NULL
+              ) AND (
                 "situation_indicates_need" IS NULL
               )
             )
@@ -518,41 +348,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (

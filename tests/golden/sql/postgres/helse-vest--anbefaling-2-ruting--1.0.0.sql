@@ -138,7 +138,77 @@ WITH __koordrules_stage_1 AS (
       WHEN "__koordrules_r2"
       THEN 2
       ELSE 3
-    END AS "__koordrules_first"
+    END AS "__koordrules_first",
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                "__koordrules_c1" IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                "__koordrules_c2" IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              "__koordrules_c3" IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS "__koordrules_s0",
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                "__koordrules_c1" IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                "__koordrules_c2" IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              "__koordrules_c3" IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS "__koordrules_s1"
   FROM "__koordrules_rules"
 )
 SELECT
@@ -213,41 +283,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s0" IS NULL
                 )
                 AND (
                   (
@@ -269,41 +305,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -331,41 +333,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s0" IS NULL
                 )
                 AND (
                   (
@@ -387,41 +355,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -449,41 +383,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s0" IS NULL
                 )
                 AND (
                   (
@@ -505,41 +405,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -567,41 +433,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s0" IS NULL
                 )
                 AND (
                   (
@@ -623,41 +455,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -685,41 +483,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s0" IS NULL
                 )
                 AND (
                   (
@@ -741,41 +505,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -827,43 +557,8 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
-                )
-                AND (
+                  "__koordrules_s0" IS NULL
+                ) AND (
                   "situation_indicates_need" IS NULL
                 )
               )
@@ -879,43 +574,8 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
-                )
-                AND (
+                  "__koordrules_s1" IS NULL
+                ) AND (
                   "situation_indicates_need" IS NULL
                 )
               )
@@ -937,41 +597,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s0" IS NULL
                 )
                 AND (
                   (
@@ -993,41 +619,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (

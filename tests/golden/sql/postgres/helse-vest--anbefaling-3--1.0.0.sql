@@ -81,7 +81,42 @@ WITH __koordrules_stage_1 AS (
       THEN 'coordinator_likely'
       ELSE 'not_indicated'
     END AS "__koordrules_outcome",
-    CASE WHEN "__koordrules_r0" THEN 0 WHEN "__koordrules_r1" THEN 1 ELSE 2 END AS "__koordrules_first"
+    CASE WHEN "__koordrules_r0" THEN 0 WHEN "__koordrules_r1" THEN 1 ELSE 2 END AS "__koordrules_first",
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                "__koordrules_c1" IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                "__koordrules_c2" IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              "__koordrules_c3" IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS "__koordrules_s0"
   FROM "__koordrules_rules"
 )
 SELECT
@@ -136,41 +171,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -196,41 +197,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -256,41 +223,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -316,41 +249,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -376,41 +275,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (
@@ -436,43 +301,8 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
-              )
-              AND (
+                "__koordrules_s0" IS NULL
+              ) AND (
                 "situation_indicates_need" IS NULL
               )
             )
@@ -492,41 +322,7 @@ SELECT
             )
             AND (
               (
-                CASE
-                  WHEN (
-                    2 IS NULL
-                  )
-                  THEN NULL
-                  WHEN (
-                    (
-                      (
-                        CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                      ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                    ) >= 2
-                  )
-                  THEN TRUE
-                  WHEN (
-                    (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) + (
-                        (
-                          CASE WHEN (
-                            "__koordrules_c1" IS NULL
-                          ) THEN 1 ELSE 0 END + CASE WHEN (
-                            "__koordrules_c2" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        ) + CASE WHEN (
-                          "__koordrules_c3" IS NULL
-                        ) THEN 1 ELSE 0 END
-                      )
-                    ) < 2
-                  )
-                  THEN FALSE
-                  ELSE NULL
-                END IS NULL
+                "__koordrules_s0" IS NULL
               )
               AND (
                 (

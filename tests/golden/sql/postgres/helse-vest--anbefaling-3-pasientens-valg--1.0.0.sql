@@ -178,7 +178,77 @@ WITH __koordrules_stage_1 AS (
       WHEN "__koordrules_r5"
       THEN 5
       ELSE 6
-    END AS "__koordrules_first"
+    END AS "__koordrules_first",
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                "__koordrules_c1" IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                "__koordrules_c2" IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              "__koordrules_c3" IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS "__koordrules_s0",
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
+            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                "__koordrules_c1" IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                "__koordrules_c2" IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              "__koordrules_c3" IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS "__koordrules_s1"
   FROM "__koordrules_rules"
 )
 SELECT
@@ -325,41 +395,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -386,41 +422,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -444,41 +446,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -511,41 +479,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -572,41 +506,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -630,41 +530,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -697,41 +563,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -758,41 +590,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -816,41 +614,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -883,41 +647,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -944,41 +674,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -1002,41 +698,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -1069,41 +731,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -1130,41 +758,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -1188,41 +782,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (
@@ -1310,43 +870,8 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
-                    )
-                    AND (
+                      "__koordrules_s0" IS NULL
+                    ) AND (
                       "situation_indicates_need" IS NULL
                     )
                   )
@@ -1367,43 +892,8 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
-                    )
-                    AND (
+                      "__koordrules_s0" IS NULL
+                    ) AND (
                       "situation_indicates_need" IS NULL
                     )
                   )
@@ -1421,43 +911,8 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
-                )
-                AND (
+                  "__koordrules_s1" IS NULL
+                ) AND (
                   "situation_indicates_need" IS NULL
                 )
               )
@@ -1484,41 +939,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -1545,41 +966,7 @@ SELECT
                   )
                   AND (
                     (
-                      CASE
-                        WHEN (
-                          2 IS NULL
-                        )
-                        THEN NULL
-                        WHEN (
-                          (
-                            (
-                              CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                            ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                          ) >= 2
-                        )
-                        THEN TRUE
-                        WHEN (
-                          (
-                            (
-                              (
-                                CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                              ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                            ) + (
-                              (
-                                CASE WHEN (
-                                  "__koordrules_c1" IS NULL
-                                ) THEN 1 ELSE 0 END + CASE WHEN (
-                                  "__koordrules_c2" IS NULL
-                                ) THEN 1 ELSE 0 END
-                              ) + CASE WHEN (
-                                "__koordrules_c3" IS NULL
-                              ) THEN 1 ELSE 0 END
-                            )
-                          ) < 2
-                        )
-                        THEN FALSE
-                        ELSE NULL
-                      END IS NULL
+                      "__koordrules_s0" IS NULL
                     )
                     AND (
                       (
@@ -1603,41 +990,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                        ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN "__koordrules_c1" THEN 1 ELSE 0 END + CASE WHEN "__koordrules_c2" THEN 1 ELSE 0 END
-                          ) + CASE WHEN "__koordrules_c3" THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              "__koordrules_c1" IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              "__koordrules_c2" IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            "__koordrules_c3" IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  "__koordrules_s1" IS NULL
                 )
                 AND (
                   (

@@ -96,7 +96,42 @@ WITH __koordrules_stage_1 AS (
       WHEN `__koordrules_r2`
       THEN 2
       ELSE 3
-    END AS `__koordrules_first`
+    END AS `__koordrules_first`,
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                `__koordrules_c1` IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                `__koordrules_c2` IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              `__koordrules_c3` IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS `__koordrules_s0`
   FROM `__koordrules_rules`
 )
 SELECT
@@ -150,41 +185,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -210,41 +211,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -281,41 +248,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -341,41 +274,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -401,41 +300,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -461,43 +326,8 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
-                )
-                AND (
+                  `__koordrules_s0` IS NULL
+                ) AND (
                   `situation_indicates_need` IS NULL
                 )
               )
@@ -517,41 +347,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (

@@ -138,7 +138,77 @@ WITH __koordrules_stage_1 AS (
       WHEN `__koordrules_r2`
       THEN 2
       ELSE 3
-    END AS `__koordrules_first`
+    END AS `__koordrules_first`,
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                `__koordrules_c1` IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                `__koordrules_c2` IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              `__koordrules_c3` IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS `__koordrules_s0`,
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                `__koordrules_c1` IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                `__koordrules_c2` IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              `__koordrules_c3` IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS `__koordrules_s1`
   FROM `__koordrules_rules`
 )
 SELECT
@@ -212,41 +282,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s0` IS NULL
                   )
                   AND (
                     (
@@ -268,41 +304,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -330,41 +332,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s0` IS NULL
                   )
                   AND (
                     (
@@ -386,41 +354,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -448,41 +382,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s0` IS NULL
                   )
                   AND (
                     (
@@ -504,41 +404,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -566,41 +432,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s0` IS NULL
                   )
                   AND (
                     (
@@ -622,41 +454,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -684,41 +482,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s0` IS NULL
                   )
                   AND (
                     (
@@ -740,41 +504,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -826,43 +556,8 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
-                  )
-                  AND (
+                    `__koordrules_s0` IS NULL
+                  ) AND (
                     `situation_indicates_need` IS NULL
                   )
                 )
@@ -878,43 +573,8 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
-                  )
-                  AND (
+                    `__koordrules_s1` IS NULL
+                  ) AND (
                     `situation_indicates_need` IS NULL
                   )
                 )
@@ -936,41 +596,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s0` IS NULL
                   )
                   AND (
                     (
@@ -992,41 +618,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (

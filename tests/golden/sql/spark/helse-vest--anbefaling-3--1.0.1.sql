@@ -81,7 +81,42 @@ WITH __koordrules_stage_1 AS (
       THEN 'coordinator_likely'
       ELSE 'not_indicated'
     END AS `__koordrules_outcome`,
-    CASE WHEN `__koordrules_r0` THEN 0 WHEN `__koordrules_r1` THEN 1 ELSE 2 END AS `__koordrules_first`
+    CASE WHEN `__koordrules_r0` THEN 0 WHEN `__koordrules_r1` THEN 1 ELSE 2 END AS `__koordrules_first`,
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                `__koordrules_c1` IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                `__koordrules_c2` IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              `__koordrules_c3` IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS `__koordrules_s0`
   FROM `__koordrules_rules`
 )
 SELECT
@@ -135,41 +170,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -195,41 +196,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -255,41 +222,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -315,41 +248,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -375,41 +274,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (
@@ -435,43 +300,8 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
-                )
-                AND (
+                  `__koordrules_s0` IS NULL
+                ) AND (
                   `situation_indicates_need` IS NULL
                 )
               )
@@ -491,41 +321,7 @@ SELECT
               )
               AND (
                 (
-                  CASE
-                    WHEN (
-                      2 IS NULL
-                    )
-                    THEN NULL
-                    WHEN (
-                      (
-                        (
-                          CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                        ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                      ) >= 2
-                    )
-                    THEN TRUE
-                    WHEN (
-                      (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) + (
-                          (
-                            CASE WHEN (
-                              `__koordrules_c1` IS NULL
-                            ) THEN 1 ELSE 0 END + CASE WHEN (
-                              `__koordrules_c2` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          ) + CASE WHEN (
-                            `__koordrules_c3` IS NULL
-                          ) THEN 1 ELSE 0 END
-                        )
-                      ) < 2
-                    )
-                    THEN FALSE
-                    ELSE NULL
-                  END IS NULL
+                  `__koordrules_s0` IS NULL
                 )
                 AND (
                   (

@@ -178,7 +178,77 @@ WITH __koordrules_stage_1 AS (
       WHEN `__koordrules_r5`
       THEN 5
       ELSE 6
-    END AS `__koordrules_first`
+    END AS `__koordrules_first`,
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                `__koordrules_c1` IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                `__koordrules_c2` IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              `__koordrules_c3` IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS `__koordrules_s0`,
+    CASE
+      WHEN (
+        2 IS NULL
+      )
+      THEN NULL
+      WHEN (
+        (
+          (
+            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+        ) >= 2
+      )
+      THEN TRUE
+      WHEN (
+        (
+          (
+            (
+              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
+            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
+          ) + (
+            (
+              CASE WHEN (
+                `__koordrules_c1` IS NULL
+              ) THEN 1 ELSE 0 END + CASE WHEN (
+                `__koordrules_c2` IS NULL
+              ) THEN 1 ELSE 0 END
+            ) + CASE WHEN (
+              `__koordrules_c3` IS NULL
+            ) THEN 1 ELSE 0 END
+          )
+        ) < 2
+      )
+      THEN FALSE
+      ELSE NULL
+    END AS `__koordrules_s1`
   FROM `__koordrules_rules`
 )
 SELECT
@@ -324,41 +394,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -385,41 +421,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -443,41 +445,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -510,41 +478,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -571,41 +505,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -629,41 +529,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -696,41 +562,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -757,41 +589,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -815,41 +613,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -882,41 +646,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -943,41 +673,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -1001,41 +697,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -1068,41 +730,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -1129,41 +757,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -1187,41 +781,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (
@@ -1309,43 +869,8 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
-                      )
-                      AND (
+                        `__koordrules_s0` IS NULL
+                      ) AND (
                         `situation_indicates_need` IS NULL
                       )
                     )
@@ -1366,43 +891,8 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
-                      )
-                      AND (
+                        `__koordrules_s0` IS NULL
+                      ) AND (
                         `situation_indicates_need` IS NULL
                       )
                     )
@@ -1420,43 +910,8 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
-                  )
-                  AND (
+                    `__koordrules_s1` IS NULL
+                  ) AND (
                     `situation_indicates_need` IS NULL
                   )
                 )
@@ -1483,41 +938,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -1544,41 +965,7 @@ SELECT
                     )
                     AND (
                       (
-                        CASE
-                          WHEN (
-                            2 IS NULL
-                          )
-                          THEN NULL
-                          WHEN (
-                            (
-                              (
-                                CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                              ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                            ) >= 2
-                          )
-                          THEN TRUE
-                          WHEN (
-                            (
-                              (
-                                (
-                                  CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                                ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                              ) + (
-                                (
-                                  CASE WHEN (
-                                    `__koordrules_c1` IS NULL
-                                  ) THEN 1 ELSE 0 END + CASE WHEN (
-                                    `__koordrules_c2` IS NULL
-                                  ) THEN 1 ELSE 0 END
-                                ) + CASE WHEN (
-                                  `__koordrules_c3` IS NULL
-                                ) THEN 1 ELSE 0 END
-                              )
-                            ) < 2
-                          )
-                          THEN FALSE
-                          ELSE NULL
-                        END IS NULL
+                        `__koordrules_s0` IS NULL
                       )
                       AND (
                         (
@@ -1602,41 +989,7 @@ SELECT
                 )
                 AND (
                   (
-                    CASE
-                      WHEN (
-                        2 IS NULL
-                      )
-                      THEN NULL
-                      WHEN (
-                        (
-                          (
-                            CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                          ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                        ) >= 2
-                      )
-                      THEN TRUE
-                      WHEN (
-                        (
-                          (
-                            (
-                              CASE WHEN `__koordrules_c1` THEN 1 ELSE 0 END + CASE WHEN `__koordrules_c2` THEN 1 ELSE 0 END
-                            ) + CASE WHEN `__koordrules_c3` THEN 1 ELSE 0 END
-                          ) + (
-                            (
-                              CASE WHEN (
-                                `__koordrules_c1` IS NULL
-                              ) THEN 1 ELSE 0 END + CASE WHEN (
-                                `__koordrules_c2` IS NULL
-                              ) THEN 1 ELSE 0 END
-                            ) + CASE WHEN (
-                              `__koordrules_c3` IS NULL
-                            ) THEN 1 ELSE 0 END
-                          )
-                        ) < 2
-                      )
-                      THEN FALSE
-                      ELSE NULL
-                    END IS NULL
+                    `__koordrules_s1` IS NULL
                   )
                   AND (
                     (

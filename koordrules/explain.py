@@ -72,6 +72,9 @@ def show_value(value: Any, lang: str) -> str:
     """A trace value as shown to a reader: JA/NEI/UKJENT (YES/NO/UNKNOWN) for truth values."""
     if value is None or isinstance(value, bool):
         return str(_WORDS[lang][value])
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        # a number input is a binary64 (docs/language.md): the 6 a record gave reads as 6
+        return str(int(value))
     return str(value)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from koordrules import ast
 from koordrules.errors import InputError, InputProblem
+from koordrules.operators.numeric import INT_MAX, INT_MIN
 from koordrules.values import Value
 
 MAX_KEYS = 1_000
@@ -65,13 +66,22 @@ def _scalar(decl: ast.InputDecl, kind: str, value: Any) -> Value:
             raise ValueError(f"must be a number, got {_kind(value, 'number')}")
         if kind == "integer" and not isinstance(value, int):
             raise ValueError("must be a whole number")
+        if kind == "integer" and not INT_MIN <= value <= INT_MAX:
+            raise ValueError("must be a whole number within 64 bits")
+        if kind == "number" and isinstance(value, int):
+            # a number is a binary64 (docs/language.md): 2**53 + 1 is 2**53 on every path
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ValueError("must be a finite number") from None
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number")
         if decl.min is not None and value < decl.min:
             raise ValueError(f"must be at least {decl.min:g}")
         if decl.max is not None and value > decl.max:
             raise ValueError(f"must be at most {decl.max:g}")
-        return value
+        number: int | float = value
+        return number
     if kind in ("string", "enum"):
         if not isinstance(value, str):
             raise ValueError(f"must be text, got {_kind(value, 'text')}")

@@ -24,6 +24,7 @@ from koordrules.fileformat import (
     local_text,
 )
 from koordrules.messages import parameter_value
+from koordrules.operators.numeric import is_finite_number
 from koordrules.parser import parse_expression
 from koordrules.yamldoc import Path_, YamlDoc, parse_yaml, read_yaml, validate
 
@@ -139,13 +140,39 @@ def parse_at(text: str, doc: YamlDoc, path: Path_) -> tuple[ast.Expr | None, lis
 def parameter_problems(name: str, spec: ParameterSpec, doc: YamlDoc) -> list[Diagnostic]:
     """A value written as text but meant as a number or date (``"6"``, ``3,5``, ``3 months``,
     ``01.10.2024``): one error at the value, saying how to write it."""
-    found = parameter_value(name, spec.value, spec.unit is not None)
+    value = spec.value
+    if not is_finite_number(value):
+        # NaN is refused while reading the YAML; .inf (or 1e+400) would print as a name in
+        # SQL and as null in a trace; a whole number beyond 64 bits has no column type
+        return [_parameter_out_of_model(name, value, doc)]
+    found = parameter_value(name, value, spec.unit is not None)
     if found is None:
         return []
     message = found[1]
     return [Diagnostic("error", "parameter_as_text", message.text,
                        doc.span(("parameters", name, "value")), doc.file,
                        tuple(sorted(message.translations.items())))]
+
+
+def _parameter_out_of_model(name: str, value: Any, doc: YamlDoc) -> Diagnostic:
+    span = doc.span(("parameters", name, "value"))
+    if isinstance(value, float):
+        return Diagnostic(
+            "error", "not_finite",
+            f"parameter {name!r}: the value must be a finite number, not infinity; write "
+            "the largest value the rule needs", span, doc.file,
+            (("nb", f"parameter «{name}»: verdien må være et endelig tall, ikke uendelig; "
+                    "skriv den største verdien regelen trenger"),
+             ("nn", f"parameter «{name}»: verdien må vere eit endeleg tal, ikkje uendeleg; "
+                    "skriv den største verdien regelen treng")))
+    return Diagnostic(
+        "error", "number_too_large",
+        f"parameter {name!r}: the whole number is outside 64 bits "
+        f"(-{2**63} to {2**63 - 1}); write a smaller number", span, doc.file,
+        (("nb", f"parameter «{name}»: heltallet er utenfor 64 bit (-{2**63} til {2**63 - 1}); "
+                "skriv et mindre tall"),
+         ("nn", f"parameter «{name}»: heiltalet er utanfor 64 bit (-{2**63} til {2**63 - 1}); "
+                "skriv eit mindre tal")))
 
 
 def changelog_problems(setfile: SetFile) -> list[Diagnostic]:

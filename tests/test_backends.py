@@ -191,6 +191,37 @@ def test_table_columns_are_validated_like_records(backend: str) -> None:
     assert got == reference(cs, [{"has_coordinator": True}])
 
 
+WIDE = HEADER.replace("all-constructs", "wide-numbers") + """\
+inputs:
+  i: {type: integer, kind: data}
+  n: {type: number, kind: data}
+  ns: {type: list, kind: data, items: integer}
+criteria:
+  P: {title: sums, when: "i + 1 > 0 and n == 9007199254740992 and 1 in ns"}
+outcomes:
+  - {id: hit, title: hit, when: P}
+  - {id: rest, title: rest, otherwise: true}
+"""
+
+
+@pytest.mark.parametrize("backend", ["polars", "duckdb"])
+def test_wide_integer_columns_are_validated_like_records(backend: str) -> None:
+    """An unsigned column above the largest int64 is refused as a record's value is; an
+    integer column for a number input is converted to binary64 (2**53 + 1 is 2**53)."""
+    cs = koordrules.load_text(WIDE, file="wide.yaml")
+    program = koordrules.compile(cs)
+    table = pa.table({"i": pa.array([5, 2**64 - 1], pa.uint64()),
+                      "n": pa.array([2**53 + 1, 3]),
+                      "ns": pa.array([[1], [2**64 - 2]], pa.list_(pa.uint64()))})
+    with pytest.raises(InputError, match="within 64 bits") as info:
+        program.evaluate_batch(table, backend=backend)
+    assert info.value.code == "bad_input_value"
+    as_records = [{"i": 5, "n": 2**53 + 1, "ns": [1]}, {"n": 3}]
+    assert rows(program.evaluate_batch(table, backend=backend, strict=False)) == reference(
+        cs, as_records) == rows(program.evaluate_batch(as_records, backend=backend))
+    assert rows(program.evaluate_batch(table, backend=backend, strict=False))[0]["P"] is True
+
+
 def test_date_columns_may_be_iso_text() -> None:
     cs = SETS[-1]
     program = koordrules.compile(cs)

@@ -19,6 +19,7 @@ from koordrules import ast
 from koordrules.backends import iter_records, keep_name, kind_of, require
 from koordrules.errors import InputError
 from koordrules.inputs import MAX_KEYS, MAX_LIST, MAX_STRING
+from koordrules.operators.numeric import INT_MAX
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -197,7 +198,28 @@ def _typed(pa: Any, pc: Any, decl: ast.InputDecl, column: Any, target: Any,
             pc.less(parsed, pa.scalar(dt.datetime(1, 1, 1), type=parsed.type))))
         column = _reject(pa, pc, decl, parsed.cast(pa.date32()), wrong,
                          "must be a date (YYYY-MM-DD)", strict)
+    items = decl.items if kind == "list" else kind
+    if items == "integer":
+        # as in a record (koordrules.inputs): an integer lies within 64 bits, signed
+        column = _reject(pa, pc, decl, column, _beyond_int64(pa, pc, column),
+                         "must be a whole number within 64 bits", strict)
+    if items == "number":
+        # a number is a binary64 (docs/language.md): 2**53 + 1 is 2**53, as in a record
+        return column.cast(target, safe=False)
     return column.cast(target)
+
+
+def _beyond_int64(pa: Any, pc: Any, column: Any) -> Any:
+    """Per row: an unsigned 64-bit value (or list item) above the largest int64."""
+    listed = pa.types.is_list(column.type) or pa.types.is_large_list(column.type)
+    flat = pc.list_flatten(column) if listed else column
+    if not pa.types.is_uint64(flat.type):
+        return pa.nulls(len(column), type=pa.bool_())
+    big = pc.greater(flat, pa.scalar(INT_MAX, type=pa.uint64()))
+    if not listed:
+        return big
+    parents = pc.filter(pc.list_parent_indices(column), pc.fill_null(big, False))
+    return pc.is_in(pa.array(range(len(column)), type=parents.type), value_set=parents)
 
 
 def _reject(pa: Any, pc: Any, decl: ast.InputDecl, column: Any, wrong: Any, reason: str,

@@ -11,8 +11,8 @@ literals, days from date differences. ``missing`` uses the interpreter's rule: a
 node's drivers are the union of its unknown children's drivers; inputs are the leaves.
 
 Not expressible here (:class:`~koordrules.backends.UnsupportedError`): list values other than
-as the right side of ``in`` or the argument of ``length``, comparing lists, and the
-single-list forms of ``any``/``all``/``at_least``/``count_true``.
+as the right side of ``in``, the argument of ``length`` or the one list of
+``any``/``all``/``at_least``/``count_true``, and comparing lists.
 """
 
 from __future__ import annotations
@@ -274,17 +274,21 @@ class Lowering(Generic[E]):
 
     def call(self, node: ast.Expr, fn: str, args: Sequence[ast.Expr]) -> E:
         ops = self.ops
-        single_bool = len(args) == 1 and self.type_name(args[0]) == "boolean"
-        if fn in ("any", "all", "count_true"):
-            if not (len(args) >= 2 or single_bool):
-                raise self.unsupported(node, f"{fn}() of a list")
-            xs = [self.scalar(a) for a in args]
-            if fn == "any":
-                return ops.or_(xs)
-            if fn == "all":
-                return ops.and_(xs)
-            return ops.when([(ops.or_([ops.is_null(x) for x in xs]), ops.null())],
-                            ops.count_true(xs))
+        if fn in ("any", "all", "count_true", "at_least"):
+            n = self.scalar(args[0]) if fn == "at_least" else None
+            conds = args[1:] if fn == "at_least" else args
+            if len(conds) == 1 and self.type_name(conds[0]) != "boolean":
+                return self.over_list(node, fn, n, conds[0])
+            xs = [self.scalar(a) for a in conds]
+            if n is not None and len(xs) == 1:  # one unknown condition: only n <= 0 decides
+                x = xs[0]
+                return ops.when(
+                    [(ops.is_null(n), ops.null()),
+                     (ops.is_null(x), ops.when([(ops.compare("<=", n, ops.lit(0)),
+                                                 ops.lit(True))], ops.null())),
+                     (ops.compare(">=", ops.count_true(xs), n), ops.lit(True))],
+                    ops.lit(False))
+            return self.counted(fn, n, xs)
         if fn == "is_known":
             v = self.value(args[0])
             if v.items is not None:
@@ -299,27 +303,6 @@ class Lowering(Generic[E]):
                 return ops.lit(len(v.items))
             lst = self.scalar(args[0])
             return ops.when([(ops.is_null(lst), ops.null())], ops.list_len(lst))
-        if fn == "at_least":
-            conds = args[1:]
-            if not (len(conds) >= 2 or (len(conds) == 1 and self.type_name(conds[0]) == "boolean")):
-                raise self.unsupported(node, "at_least() of a list")
-            n = self.scalar(args[0])
-            xs = [self.scalar(a) for a in conds]
-            if len(xs) == 1:
-                x = xs[0]
-                return ops.when(
-                    [(ops.is_null(n), ops.null()),
-                     (ops.is_null(x), ops.when([(ops.compare("<=", n, ops.lit(0)),
-                                                 ops.lit(True))], ops.null())),
-                     (ops.compare(">=", ops.count_true(xs), n), ops.lit(True))],
-                    ops.lit(False))
-            true = ops.count_true(xs)
-            unknown = ops.count_true([ops.is_null(x) for x in xs])
-            return ops.when(
-                [(ops.is_null(n), ops.null()),
-                 (ops.compare(">=", true, n), ops.lit(True)),
-                 (ops.compare("<", ops.arith("+", true, unknown), n), ops.lit(False))],
-                ops.null())
         if fn == "starts_with":
             return ops.starts_with(self.scalar(args[0]), self.scalar(args[1]))
         if fn in ("years_between", "months_between", "days_between"):
@@ -328,6 +311,61 @@ class Lowering(Generic[E]):
                 return ops.date_diff_days(end, start)
             return self.calendar_between(start, end, 12 if fn == "years_between" else 1)
         raise self.unsupported(node, f"{fn}()")
+
+    def counted(self, fn: str, n: E | None, xs: Sequence[E]) -> E:
+        """``any``/``all``/``count_true``/``at_least(n, …)`` of conditions ``xs`` (Kleene)."""
+        ops = self.ops
+        if fn == "any":
+            return ops.or_(xs) if xs else ops.lit(False)
+        if fn == "all":
+            return ops.and_(xs) if xs else ops.lit(True)
+        true = ops.count_true(xs) if xs else ops.lit(0)
+        if fn == "count_true":
+            return ops.when([(ops.or_([ops.is_null(x) for x in xs]), ops.null())], true) \
+                if xs else true
+        assert n is not None
+        unknown = ops.count_true([ops.is_null(x) for x in xs]) if xs else ops.lit(0)
+        return self.reached(n, true, unknown)
+
+    def reached(self, n: E, true: E, unknown: E) -> E:
+        """``at_least``: true once ``n`` are true, false once ``n`` cannot be reached."""
+        ops = self.ops
+        return ops.when(
+            [(ops.is_null(n), ops.null()),
+             (ops.compare(">=", true, n), ops.lit(True)),
+             (ops.compare("<", ops.arith("+", true, unknown), n), ops.lit(False))],
+            ops.null())
+
+    def over_list(self, node: ast.Expr, fn: str, n: E | None, arg: ast.Expr) -> E:
+        """The form over one list of booleans (``any(flags)``), with the reference's rules
+        (:mod:`koordrules.operators.functions`): an unknown list is unknown, except that
+        ``at_least`` of a count <= 0 is true; unknown items count as unknown conditions.
+        A list literal is the form over its items."""
+        ops = self.ops
+        v = self.value(arg)
+        if v.items is not None:
+            return self.counted(fn, n, [self._item(node, item) for item in v.items])
+        lst = self.scalar(arg)
+        absent = ops.is_null(lst)
+        if fn in ("any", "all"):
+            decides = fn == "any"  # a true item decides any, a false one all
+            return ops.when([(absent, ops.null()),
+                             (ops.list_contains(lst, ops.lit(decides)), ops.lit(decides)),
+                             (ops.list_has_null(lst), ops.null())], ops.lit(not decides))
+        true = ops.list_count(lst, True)
+        if fn == "count_true":
+            return ops.when([(absent, ops.null()), (ops.list_has_null(lst), ops.null())], true)
+        assert n is not None
+        return ops.when(
+            [(ops.is_null(n), ops.null()),
+             (absent, ops.when([(ops.compare("<=", n, ops.lit(0)), ops.lit(True))],
+                               ops.null()))],
+            self.reached(n, true, ops.list_count(lst, None)))
+
+    def _item(self, node: ast.Expr, item: Val[E]) -> E:
+        if item.is_duration or item.items is not None or item.expr is None:
+            raise self.unsupported(node, "a duration or list here")
+        return item.expr
 
     def calendar_between(self, start: E, end: E, per: int) -> E:
         """Whole months (``per=1``) or years (``per=12``) from ``start`` to ``end``: the

@@ -106,6 +106,10 @@ class Ops(Generic[E]):
         """How many of ``es`` are true (nulls count as not true); never null."""
         raise NotImplementedError
 
+    def list_count(self, lst: E, item: bool | None) -> E:
+        """How many items of the (known) list ``lst`` are ``item`` (true, false or null)."""
+        raise NotImplementedError
+
     def coalesce(self, es: Sequence[E]) -> E:
         raise NotImplementedError
 

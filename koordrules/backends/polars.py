@@ -161,6 +161,11 @@ class PolarsOps(Ops[Any]):
     def list_has_null(self, lst: pl.Expr) -> Any:
         return lst.list.eval(self.pl.element().is_null()).list.any()
 
+    def list_count(self, lst: pl.Expr, item: bool | None) -> Any:
+        e = self.pl.element()
+        match = e.is_null() if item is None else (e if item else ~e).fill_null(False)
+        return lst.list.eval(match.cast(self.pl.Int64)).list.sum().cast(self.pl.Int64)
+
     def list_len(self, lst: pl.Expr) -> Any:
         return lst.list.len().cast(self.pl.Int64)
 

@@ -220,6 +220,14 @@ class SqlOps(Ops[E]):
         return exp.Paren(this=exp.GT(this=exp.ArraySize(this=nulls),
                                      expression=exp.Literal.number(0)))
 
+    def list_count(self, lst: E, item: bool | None) -> E:
+        exp = self.exp
+        match = self._lambda(lambda v: v.is_(exp.null()) if item is None
+                             else v.is_(exp.true() if item else exp.false()))
+        size = exp.ArraySize(this=exp.ArrayFilter(this=lst, expression=match))
+        size = exp.Coalesce(this=size, expressions=[exp.Literal.number(0)])
+        return exp.Cast(this=size, to=exp.DataType.build("BIGINT"))
+
     def list_len(self, lst: E) -> E:
         # PostgreSQL's ARRAY_LENGTH of an empty array is NULL (a null list is handled before)
         exp = self.exp

@@ -27,6 +27,11 @@ class Slow(Exception):
     ``__traceback__`` by every raise, keeping every frame (and record) alive."""
 
 
+INT64 = (-(2**63), 2**63 - 1)
+FLOAT_INT = 2**1023
+"""Below this an int converts to a finite float."""
+
+
 class Gen:
     """Generates the Python source of one set's evaluators."""
 
@@ -151,13 +156,15 @@ class Gen:
         if decl.max is not None:
             bounds += f" or {x} > {self.const(decl.max)}"
         if kind == "integer":
-            return [f"if {x}.__class__ is not int{bounds}: raise _Slow"]
+            return [f"if {x}.__class__ is not int or not {INT64[0]} <= {x} <= {INT64[1]}"
+                    f"{bounds}: raise _Slow"]
         if kind == "number":
-            head = [f"if {x}.__class__ is int:", f"    if {bounds[4:]}: raise _Slow"] if bounds \
-                else [f"if {x}.__class__ is int: pass"]
+            # an int is a binary64 from here on (inputs.check_value does the same); the
+            # reference validation says why one beyond the float range is refused
             return [
-                *head,
-                f"elif {x}.__class__ is not float or not _isfinite({x}){bounds}: raise _Slow",
+                f"if {x}.__class__ is int and -{FLOAT_INT} < {x} < {FLOAT_INT}:",
+                f"    {x} = float({x})",
+                f"if {x}.__class__ is not float or not _isfinite({x}){bounds}: raise _Slow",
             ]
         if kind == "string":
             return [f"if {x}.__class__ is not str or len({x}) > _MAX_STRING: raise _Slow"]

@@ -167,7 +167,7 @@ def _eval_export(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Te
     if args.output:
         import polars as pl
 
-        from koordrules.backends.stream import OutputFile
+        from koordrules.backends.outfile import OutputFile
 
         writer = OutputFile(Path(args.output))
         schema: dict[str, Any] = {"patient": pl.String, "outcome": pl.String,
@@ -191,6 +191,8 @@ def _eval_export(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Te
             writer.discard()
         raise
     if writer is not None:
+        if not summary.patients:  # no rows: still a valid file, with the rows' columns
+            writer(pl.DataFrame([], schema=schema))
         writer.close()
     return _export_done(summary, err)
 

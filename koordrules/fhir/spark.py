@@ -14,6 +14,11 @@ cannot be read (not UTF-8, not JSON, not a resource, too long) is a
 be mapped is a :class:`~koordrules.errors.KoordError` naming the patient; resources of no
 patient are counted. The summary (:class:`~koordrules.fhir.cohort.ExportSummary`) has the
 same counts and problems as the embedded screen's.
+
+The grouping and mapping use Spark's RDD API: a Spark Connect session (Databricks serverless,
+standard access mode) is refused with :class:`~koordrules.errors.BackendError`
+``spark_connect`` before any job runs. (``evaluate_batch(..., backend="spark")`` itself uses
+DataFrames and SQL only, and runs on Spark Connect.)
 """
 
 from __future__ import annotations
@@ -161,6 +166,14 @@ def screen_export_spark(set_ref: str, mapping_ref: str, folder: str | Path, *,
     T = require("pyspark.sql.types", "spark")
     F = require("pyspark.sql.functions", "spark")
     spark = spark or session()
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        from koordrules.errors import BackendError
+
+        raise BackendError(
+            "the bulk FHIR screen maps each patient on the executors with Spark's RDD API, "
+            "which a Spark Connect session (Databricks serverless or standard access mode) "
+            "does not have; run it on a classic session (spark-submit, a dedicated cluster) "
+            "or embedded (koordrules.fhir.cohort.screen_export)", code="spark_connect")
     job = _job(set_ref, catalog, mapping_ref, root, as_of, strict)
     cs: ast.CriteriaSet = job.cs
     errors = [d for d in check_mapping(job.mapping, cs) if d.severity == "error"]

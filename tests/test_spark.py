@@ -6,6 +6,7 @@ pyspark or java."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -306,3 +307,49 @@ def test_an_older_fhir_version_stops_a_spark_screen_as_it_stops_the_embedded_one
                             folder, as_of=day, catalog=str(CRITERIA), spark=spark)
     assert (on_spark.value.code, on_spark.value.file, on_spark.value.message) == (
         embedded.value.code, embedded.value.file, embedded.value.message)
+
+
+def test_a_csv_file_on_spark_is_read_as_every_other_backend_reads_it(
+        spark: Any, tmp_path: Path) -> None:
+    """CSV cells are typed by the set's declarations (``ja``/``nei``, ``1``/``0``, blank =
+    unknown, spaces trimmed), not by Spark's own inference: the spark backend gives the
+    polars backend's rows for the same file, and a bad cell is the same typed error."""
+    import csv
+
+    names = [d.name for d in A3.inputs]
+    with (ROOT / "examples" / "cohort.csv").open(encoding="utf-8") as f:
+        rows = [{k: r[k] for k in ["patient", *names]} for r in
+                itertools.islice(csv.DictReader(f), 200)]
+    for i, r in enumerate(rows):
+        r["has_coordinator"] = {"true": "ja", "false": "nei"}.get(r["has_coordinator"], "")
+        r["lifelong_course"] = {"true": " 1", "false": "0 "}.get(r["lifelong_course"], "")
+        r["situation_indicates_need"] = ""  # unknown for everyone: no type to infer
+        r["involved_units"] = f" {r['involved_units']}" if i % 2 else r["involved_units"]
+    path = tmp_path / "admitted.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["patient", *names])
+        writer.writeheader()
+        writer.writerows(rows)
+    program = koordrules.compile(A3)
+    criteria = [c.name for c in A3.criteria]
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["outcome"], *(r[n] for n in criteria), list(r["missing"]))
+
+    embedded = program.evaluate_batch(path, backend="polars", id_field="patient")
+    on_spark = program.evaluate_batch(path, backend="spark", id_field="patient")
+    expected = {r["patient"]: key(r) for r in embedded.iter_rows(named=True)}
+    assert {r["patient"]: key(r.asDict(recursive=True)) for r in on_spark.collect()} == expected
+    assert len(expected) == 200
+    rows[5]["involved_units"] = "two"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["patient", *names])
+        writer.writeheader()
+        writer.writerows(rows)
+    errors = []
+    for backend in ("polars", "spark"):
+        with pytest.raises(KoordError) as info:
+            program.evaluate_batch(path, backend=backend, id_field="patient")
+        errors.append((info.value.code, info.value.message))
+    assert errors[0] == errors[1]
+    assert "two" not in errors[1][1]

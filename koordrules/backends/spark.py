@@ -6,13 +6,14 @@ DataFrame with ``outcome``, one column per criterion and ``missing``. Needs
 ``data`` is a pyspark DataFrame (evaluated lazily, on the cluster it lives on), a Parquet
 file (read by Spark) or anything the other backends take (CSV and JSON lines files, records,
 Arrow, polars), which is read and validated on the driver by the same reader as every other
-backend (CSV cells typed by the declarations, not by Spark's inference) and handed to Spark. A Spark DataFrame is validated
-column-wise with the rules of :mod:`koordrules.backends.arrow`: the column's type must fit the
-declared input, values must lie in ``min``/``max``, be finite, belong to the enum, text dates
-must be real ``YYYY-MM-DD`` dates, and columns that are not inputs are errors unless ignored.
-With ``strict=True`` a bad value raises :class:`~koordrules.errors.InputError` (one Spark job
-checks every rule at once); with ``strict=False`` it becomes null. Error messages name the
-input and the rule, never the value. Spark does not promise row order: carry an id column.
+backend (CSV cells typed by the declarations, not by Spark's inference) and handed to Spark.
+A Spark DataFrame is validated column-wise with the rules of :mod:`koordrules.backends.arrow`:
+the column's type must fit the declared input, values must lie in ``min``/``max``, be
+finite, belong to the enum, text dates must be real ``YYYY-MM-DD`` dates, and columns that
+are not inputs are errors unless ignored. With ``strict=True`` a bad value raises
+:class:`~koordrules.errors.InputError` (one Spark job checks every rule at once); with
+``strict=False`` it becomes null. Error messages name the input and the rule, never the
+value. Spark does not promise row order: carry an id column.
 """
 
 from __future__ import annotations

@@ -91,12 +91,13 @@ def main() -> None:
                  .config("spark.sql.shuffle.partitions", str(args.workers)).getOrCreate())
         spark.sparkContext.setLogLevel("ERROR")
         start = time.perf_counter()
-        frame = screen_export_spark(SET, MAPPING, folder, as_of=AS_OF, spark=spark)
+        frame, summary = screen_export_spark(SET, MAPPING, folder, as_of=AS_OF, spark=spark)
         result = [r.asDict(recursive=True) for r in frame.collect()]
         took = time.perf_counter() - start
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
         print(f"| Spark local[{args.workers}] | {len(result):,} | {took:.2f} | "
-              f"{len(result) / took:.1f} | {took / base:.1f} | read, group by patient, map "
-              "on executors; Spark SQL; collect |")
+              f"{len(result) / took:.1f} | {took / base:.1f} | {phases}, Spark SQL and "
+              f"collect {took - sum(summary.seconds.values()):.1f} s |")
         on_spark = {r["patient"]: key(r, names) for r in result}
         same = on_spark == embedded
         print()

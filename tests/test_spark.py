@@ -6,6 +6,7 @@ pyspark or java."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,11 @@ def test_a_bulk_fhir_export_on_spark_gives_the_embedded_rows(spark: Any) -> None
     rows: list[dict[str, Any]] = []
     screen_export(A3, fhir.find_mapping("helse-vest/anbefaling-3-fhir"), bulk, rows.extend,
                   as_of=day, workers=1)
-    frame = screen_export_spark("helse-vest/anbefaling-3", "helse-vest/anbefaling-3-fhir",
-                                bulk, as_of=day, catalog=str(CRITERIA), spark=spark)
+    frame, summary = screen_export_spark(
+        "helse-vest/anbefaling-3", "helse-vest/anbefaling-3-fhir", bulk, as_of=day,
+        catalog=str(CRITERIA), spark=spark)
+    assert (summary.patients, summary.bad_lines, summary.failed, summary.problems) == (
+        13, 0, 0, ())
     assert frame.columns == ["patient", "outcome", *names, "missing"]
     got = {r["patient"]: (r["outcome"], *(r[n] for n in names), list(r["missing"]))
            for r in frame.collect()}
@@ -184,3 +188,168 @@ def test_cli_screens_an_export_folder_on_spark(spark: Any) -> None:
     assert main([*base, "--workers", "1"], out=embedded, err=io.StringIO()) == 0
     assert sorted(out.getvalue().splitlines()) == sorted(embedded.getvalue().splitlines())
     assert len(out.getvalue().splitlines()) == 13
+
+
+def _broken_export(folder: Path) -> dict[str, int]:
+    """A copy of the public 10-patient export with bad lines injected in the middle of a
+    file and at its end, a blank line, a CRLF line and a resource of no patient of the
+    export. Returns the line numbers of the bad lines."""
+    import shutil
+
+    shutil.copytree(ROOT / "examples" / "fhir" / "synthea" / "bulk-10", folder)
+    encounters = folder / "Encounter.000.ndjson"
+    lines = encounters.read_bytes().split(b"\n")
+    assert lines[-1] == b""  # the file ends with a newline
+    lines[599] = lines[599] + b"\r"  # a CRLF line: read as the same resource
+    lines.insert(700, b"{\"resourceType\": \"Encounter\", \"id\": ")  # cut short
+    lines.insert(701, b"")  # blank: skipped, but counted in the line numbers
+    lines.insert(900, b"{\"resourceType\": \"Encounter\", \"subject\": \"\xff\xfe\"}")
+    lines.insert(1000, b"[1, 2]")
+    lines.insert(1001, b"{\"resourceType\": \"Encounter\", \"id\": \"x\", \"subject\": "
+                       b"{\"reference\": \"Patient/nobody\"}}")
+    lines[-1:] = [b"{not json", b""]
+    encounters.write_bytes(b"\n".join(lines))
+    return {"json_error": 701, "bad_encoding": 901, "fhir_invalid_resource": 1001,
+            "end": len(lines) - 1}
+
+
+def test_bad_lines_of_a_bulk_export_on_spark_are_the_embedded_screens_problems(
+        spark: Any, tmp_path: Path) -> None:
+    """issue 14: every bad line of an export screened on Spark is a typed error with its
+    file and line number, counted, as in the embedded screen; lines are numbered across
+    the splits Spark reads a file in (here 64 KB each)."""
+    import datetime as dt
+
+    pytest.importorskip("fhirpathpy")
+    from koordrules import fhir
+    from koordrules.fhir.cohort import screen_export
+    from koordrules.fhir.spark import screen_export_spark
+
+    folder = tmp_path / "export"
+    at = _broken_export(folder)
+    day = dt.date(2023, 1, 1)
+    names = [c.name for c in A3.criteria]
+    rows: list[dict[str, Any]] = []
+    embedded: list[KoordError] = []
+    summary = screen_export(A3, fhir.find_mapping("helse-vest/anbefaling-3-fhir"), folder,
+                            rows.extend, as_of=day, workers=1, on_problem=embedded.append)
+    found: list[KoordError] = []
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "64k")
+    try:
+        frame, got = screen_export_spark(
+            "helse-vest/anbefaling-3", "helse-vest/anbefaling-3-fhir", folder, as_of=day,
+            catalog=str(CRITERIA), spark=spark, on_problem=found.append)
+        assert frame.rdd.getNumPartitions() > 1
+        spark_rows = {r["patient"]: (r["outcome"], *(r[n] for n in names),
+                                     list(r["missing"])) for r in frame.collect()}
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    bad = str(folder / "Encounter.000.ndjson")
+    lines = [(p.code, p.file, p.message.split(":")[0]) for p in found[:4]]
+    assert lines == [("json_error", bad, f"line {at['json_error']}"),
+                     ("bad_encoding", bad, f"line {at['bad_encoding']}"),
+                     ("fhir_invalid_resource", bad, f"line {at['fhir_invalid_resource']}"),
+                     ("json_error", bad, f"line {at['end']}")]
+    assert [(p.code, p.file, p.message) for p in found] == [
+        (p.code, p.file, p.message) for p in embedded]
+    assert (got.patients, got.bad_lines, got.failed, got.unassigned) == (
+        summary.patients, summary.bad_lines, summary.failed, summary.unassigned) == (
+        13, 4, 0, 88)  # 87 Organizations and Locations, and Patient/nobody's Encounter
+    assert [(p.code, p.message) for p in got.problems] == [
+        (p.code, p.message) for p in found]
+    assert set(got.seconds) == set(summary.seconds)
+    assert spark_rows == {r["patient"]: (r["outcome"], *(r[n] for n in names),
+                                         r["missing"]) for r in rows}
+    assert len(spark_rows) == 13
+
+
+def test_cli_reports_bad_lines_of_an_export_on_spark(spark: Any, tmp_path: Path) -> None:
+    pytest.importorskip("fhirpathpy")
+    from koordrules.cli import main
+
+    folder = tmp_path / "export"
+    at = _broken_export(folder)
+    base = ["eval", "helse-vest/anbefaling-3", str(folder), "--from-fhir",
+            "helse-vest/anbefaling-3-fhir", "--as-of", "2023-01-01"]
+    out, err = io.StringIO(), io.StringIO()
+    assert main([*base, "--backend", "spark"], out=out, err=err) == 1, err.getvalue()
+    embedded_out, embedded_err = io.StringIO(), io.StringIO()
+    assert main([*base, "--workers", "1"], out=embedded_out, err=embedded_err) == 1
+    assert sorted(out.getvalue().splitlines()) == sorted(embedded_out.getvalue().splitlines())
+    assert err.getvalue() == embedded_err.getvalue()
+    assert f"Encounter.000.ndjson: json_error: line {at['json_error']}:" in err.getvalue()
+    assert "13 patients screened, 4 bad lines, 0 patients not screened, 88 resources" in (
+        err.getvalue())
+
+
+def test_an_older_fhir_version_stops_a_spark_screen_as_it_stops_the_embedded_one(
+        spark: Any, tmp_path: Path) -> None:
+    import datetime as dt
+    import shutil
+
+    pytest.importorskip("fhirpathpy")
+    from koordrules import fhir
+    from koordrules.errors import FhirVersionError
+    from koordrules.fhir.cohort import screen_export
+    from koordrules.fhir.spark import screen_export_spark
+
+    folder = tmp_path / "export"
+    shutil.copytree(ROOT / "examples" / "fhir" / "synthea" / "bulk-10", folder)
+    with (folder / "Condition.000.ndjson").open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"resourceType": "Condition", "clinicalStatus": "active",
+                            "subject": {"reference": "Patient/x"}}) + "\n")
+    day = dt.date(2023, 1, 1)
+    with pytest.raises(FhirVersionError) as embedded:
+        screen_export(A3, fhir.find_mapping("helse-vest/anbefaling-3-fhir"), folder,
+                      [].extend, as_of=day, workers=1)
+    with pytest.raises(FhirVersionError) as on_spark:
+        screen_export_spark("helse-vest/anbefaling-3", "helse-vest/anbefaling-3-fhir",
+                            folder, as_of=day, catalog=str(CRITERIA), spark=spark)
+    assert (on_spark.value.code, on_spark.value.file, on_spark.value.message) == (
+        embedded.value.code, embedded.value.file, embedded.value.message)
+
+
+def test_a_csv_file_on_spark_is_read_as_every_other_backend_reads_it(
+        spark: Any, tmp_path: Path) -> None:
+    """CSV cells are typed by the set's declarations (``ja``/``nei``, ``1``/``0``, blank =
+    unknown, spaces trimmed), not by Spark's own inference: the spark backend gives the
+    polars backend's rows for the same file, and a bad cell is the same typed error."""
+    import csv
+
+    names = [d.name for d in A3.inputs]
+    with (ROOT / "examples" / "cohort.csv").open(encoding="utf-8") as f:
+        rows = [{k: r[k] for k in ["patient", *names]} for r in
+                itertools.islice(csv.DictReader(f), 200)]
+    for i, r in enumerate(rows):
+        r["has_coordinator"] = {"true": "ja", "false": "nei"}.get(r["has_coordinator"], "")
+        r["lifelong_course"] = {"true": " 1", "false": "0 "}.get(r["lifelong_course"], "")
+        r["situation_indicates_need"] = ""  # unknown for everyone: no type to infer
+        r["involved_units"] = f" {r['involved_units']}" if i % 2 else r["involved_units"]
+    path = tmp_path / "admitted.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["patient", *names])
+        writer.writeheader()
+        writer.writerows(rows)
+    program = koordrules.compile(A3)
+    criteria = [c.name for c in A3.criteria]
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["outcome"], *(r[n] for n in criteria), list(r["missing"]))
+
+    embedded = program.evaluate_batch(path, backend="polars", id_field="patient")
+    on_spark = program.evaluate_batch(path, backend="spark", id_field="patient")
+    expected = {r["patient"]: key(r) for r in embedded.iter_rows(named=True)}
+    assert {r["patient"]: key(r.asDict(recursive=True)) for r in on_spark.collect()} == expected
+    assert len(expected) == 200
+    rows[5]["involved_units"] = "two"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["patient", *names])
+        writer.writeheader()
+        writer.writerows(rows)
+    errors = []
+    for backend in ("polars", "spark"):
+        with pytest.raises(KoordError) as info:
+            program.evaluate_batch(path, backend=backend, id_field="patient")
+        errors.append((info.value.code, info.value.message))
+    assert errors[0] == errors[1]
+    assert "two" not in errors[1][1]

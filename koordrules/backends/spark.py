@@ -3,15 +3,17 @@ same lowering as DuckDB and PostgreSQL) run on a pyspark DataFrame; the result i
 DataFrame with ``outcome``, one column per criterion and ``missing``. Needs
 ``koordrules[spark]`` and a Java runtime.
 
-``data`` is a pyspark DataFrame (evaluated lazily, on the cluster it lives on), a file path
-(Parquet, CSV, NDJSON, read by Spark) or anything the other backends take (records, Arrow,
-polars), which is validated on the driver and handed to Spark. A Spark DataFrame is validated
-column-wise with the rules of :mod:`koordrules.backends.arrow`: the column's type must fit the
-declared input, values must lie in ``min``/``max``, be finite, belong to the enum, text dates
-must be real ``YYYY-MM-DD`` dates, and columns that are not inputs are errors unless ignored.
-With ``strict=True`` a bad value raises :class:`~koordrules.errors.InputError` (one Spark job
-checks every rule at once); with ``strict=False`` it becomes null. Error messages name the
-input and the rule, never the value. Spark does not promise row order: carry an id column.
+``data`` is a pyspark DataFrame (evaluated lazily, on the cluster it lives on), a Parquet
+file (read by Spark) or anything the other backends take (CSV and JSON lines files, records,
+Arrow, polars), which is read and validated on the driver by the same reader as every other
+backend (CSV cells typed by the declarations, not by Spark's inference) and handed to Spark.
+A Spark DataFrame is validated column-wise with the rules of :mod:`koordrules.backends.arrow`:
+the column's type must fit the declared input, values must lie in ``min``/``max``, be
+finite, belong to the enum, text dates must be real ``YYYY-MM-DD`` dates, and columns that
+are not inputs are errors unless ignored. With ``strict=True`` a bad value raises
+:class:`~koordrules.errors.InputError` (one Spark job checks every rule at once); with
+``strict=False`` it becomes null. Error messages name the input and the rule, never the
+value. Spark does not promise row order: carry an id column.
 """
 
 from __future__ import annotations
@@ -63,16 +65,6 @@ def input_schema(cs: ast.CriteriaSet) -> Any:
                       if d.type == "list" else scalar(d.type)) for d in cs.inputs])
 
 
-def read(path: Path, spark: Any) -> Any:
-    """A Parquet, CSV or NDJSON file as a Spark DataFrame (CSV with a header)."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return spark.read.parquet(str(path))
-    if suffix == ".csv":
-        return spark.read.option("header", "true").option("inferSchema", "true").csv(str(path))
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return spark.read.option("mode", "FAILFAST").json(str(path))
-    raise InputError("Spark reads Parquet, CSV or NDJSON files", code="unsupported_file")
 
 
 def frame(program: Program, data: Any, *, strict: bool = True,
@@ -83,9 +75,11 @@ def frame(program: Program, data: Any, *, strict: bool = True,
     if is_spark(data):
         return validate_frame(program, data, strict=strict, ignore=ignore, keep=keep)
     spark = spark or session()
-    if kind_of(data) == "file" and Path(data).suffix.lower() in (".parquet", ".csv"):
-        return validate_frame(program, read(Path(data), spark), strict=strict, ignore=ignore,
-                              keep=keep)
+    if kind_of(data) == "file" and Path(data).suffix.lower() == ".parquet":
+        return validate_frame(program, spark.read.parquet(str(data)), strict=strict,
+                              ignore=ignore, keep=keep)
+    # CSV and JSON lines: read and typed on the driver by the reader every backend uses
+    # (cells typed by the declarations, bad rows with their line), not by Spark's inference
     from koordrules.backends.arrow import prepare
 
     table = prepare(program, data, strict=strict, ignore=ignore, keep=keep)

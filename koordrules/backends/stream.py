@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from koordrules.backends import carried, keep_name, kind_of, require
+from koordrules.backends.outfile import ROW, OutputFile
 from koordrules.errors import InputError, KoordError
 
 if TYPE_CHECKING:
@@ -49,9 +50,7 @@ if TYPE_CHECKING:
 
 CHUNK = 100_000
 MAX_PROBLEMS = 1000
-ROW = "row"
 STREAM_BACKENDS = ("python", "polars", "duckdb")
-OUTPUT_SUFFIXES = (".parquet", ".ndjson", ".jsonl", ".csv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,13 +124,18 @@ def evaluate_stream(program: Program, data: Any, output: str | Path | Sink, *,
     chunks = _chunks(program, data, strict, ignore, kept, chunk_size)
     try:
         total = None
+        empty: pl.DataFrame | None = None  # the result's columns, when no row is written
         for chunk, total in _prefetch(chunks):
             result = run.chunk(chunk)
-            if result is not None and result.height:
+            if result.height:
                 writer(result)
+            elif empty is None:
+                empty = result
             if progress is not None:
                 progress(Progress(run.rows, total, run.skipped))
         if isinstance(writer, _Background):
+            if not run.written and empty is not None:
+                writer(empty)  # no rows: still a valid file, with the result's columns
             writer.close()
     except KoordError:
         raise
@@ -273,20 +277,26 @@ def _chunks(program: Program, data: Any, strict: bool, ignore: frozenset[str],
         else:  # no column to read, only rows to count
             tables = (pa.Table.from_batches([b])
                       for b in file.iter_batches(batch_size=size, columns=wanted))
+        yielded = False
         for table in tables:
             yield (start, table), count
             start += table.num_rows
+            yielded = True
+        if not yielded:  # no rows: the file's columns, for the result's schema
+            yield (1, file.schema_arrow.empty_table().select(wanted)), 0
         return
     if kind == "file":
         from koordrules.records import read_records
 
         records: list[tuple[int, Any]] = []
+        count = 0
         for number, record in read_records(Path(data), program.criteria_set, strict=strict):
             records.append((number, record))
+            count += 1
             if len(records) >= size:
                 yield (0, records), None
                 records = []
-        if records:
+        if records or not count:
             yield (0, records), None
         return
     batches: Iterable[Any]
@@ -312,12 +322,13 @@ def _chunks(program: Program, data: Any, strict: bool, ignore: frozenset[str],
             raise InputError("a cohort is a list of records, not one record",
                              code="bad_record")
         records = []
-        for number, record in enumerate(data, start=1):
-            records.append((number, record))
+        count = 0
+        for count, record in enumerate(data, start=1):
+            records.append((count, record))
             if len(records) >= size:
                 yield (0, records), None
                 records = []
-        if records:
+        if records or not count:
             yield (0, records), None
         return
     start = 1
@@ -329,6 +340,30 @@ def _chunks(program: Program, data: Any, strict: bool, ignore: frozenset[str],
             checked = True
         yield (start, table), total
         start += table.num_rows
+    if not checked:  # no batch at all: the input's columns, for the result's schema
+        empty = _empty_table(data, batches)
+        if empty is not None:
+            _check_columns(program, empty.column_names, strict, ignore)
+            yield (1, empty), total
+
+
+def _empty_table(data: Any, batches: Any) -> pa.Table | None:
+    """A table with no rows and the columns of an input that gave no batch (``None`` when
+    its columns cannot be known, e.g. an empty generator)."""
+    import polars as pl
+
+    if isinstance(data, pl.LazyFrame):
+        return pl.DataFrame(schema=data.collect_schema()).to_arrow()
+    if isinstance(data, pl.DataFrame):
+        return data.head(0).to_arrow()
+    if hasattr(batches, "schema"):  # a RecordBatchReader (DuckDB's too)
+        return batches.schema.empty_table()
+    if hasattr(data, "schema") and hasattr(data.schema, "empty_table"):  # Arrow Table
+        return data.schema.empty_table()
+    if kind_of(data) == "pandas":
+        pa = require("pyarrow", "polars")
+        return pa.Table.from_pandas(data.head(0), preserve_index=False)
+    return None
 
 
 def _is_batches(data: Any) -> bool:
@@ -379,7 +414,7 @@ class _Run:
         if self.on_problem is not None:
             self.on_problem(found)
 
-    def chunk(self, chunk: Chunk) -> pl.DataFrame | None:
+    def chunk(self, chunk: Chunk) -> pl.DataFrame:
         start, rows = chunk
         numbers: Sequence[int]
         if isinstance(rows, list):
@@ -387,8 +422,6 @@ class _Run:
         else:
             numbers, table = self._table(start, rows)
         self.rows += len(rows) if isinstance(rows, list) else rows.num_rows
-        if not numbers:
-            return None
         result = self._evaluate(table)
         import polars as pl
 
@@ -480,6 +513,9 @@ class _Run:
 
             frame = evaluate(self.program, table, strict=self.strict, ignore=self.ignore,
                              keep=self.kept)
+            if self.kept and not isinstance(table, list):  # the types of the input's columns
+                types = pl.DataFrame(table.select(list(self.kept)).slice(0, 0)).schema
+                frame = frame.with_columns(pl.col(n).cast(types[n]) for n in self.kept)
         elif self.backend == "polars":
             from koordrules.backends.polars import evaluate_frame
 
@@ -493,79 +529,3 @@ class _Run:
             frame = pl.from_arrow(self.session(table))
         assert isinstance(frame, pl.DataFrame)
         return frame
-
-
-class OutputFile:
-    """Result chunks appended to a Parquet, NDJSON or CSV file (format from the suffix)."""
-
-    def __init__(self, path: Path) -> None:
-        suffix = path.suffix.lower()
-        if suffix not in OUTPUT_SUFFIXES:
-            raise KoordError(f"results are written as {', '.join(OUTPUT_SUFFIXES)}; "
-                             f"{path.name!r} has none of these suffixes",
-                             code="unsupported_file")
-        self.path, self.suffix = path, suffix
-        # written under a temporary name, renamed when complete: a run that fails leaves
-        # no file that looks like a whole result
-        self.partial = path.with_name(f".{path.name}.partial")
-        self.parquet: Any = None
-        self.schema: Any = None
-        self.file = None if suffix == ".parquet" else self.partial.open("wb")
-        self.first = True
-
-    def __call__(self, frame: pl.DataFrame) -> None:
-        import polars as pl
-
-        if self.suffix == ".parquet":
-            pq = require("pyarrow.parquet", "polars")
-            table = frame.to_arrow()
-            if self.parquet is None:
-                self.schema = table.schema
-                # dictionaries for the few distinct outcomes and input names only: ids
-                # are distinct, and trying a dictionary on them costs more than the rest;
-                # statistics for the row number only (min/max of ids, outcomes and lists
-                # cost about a quarter of the writing, and a screen's result is read whole)
-                self.parquet = pq.ParquetWriter(
-                    self.partial, self.schema,
-                    use_dictionary=["outcome", "missing.list.element"],
-                    write_statistics=[ROW] if ROW in self.schema.names else False)
-            elif table.schema != self.schema:
-                table = _cast(table, self.schema)
-            self.parquet.write_table(table)
-        elif self.suffix == ".csv":
-            assert self.file is not None
-            flat = frame.with_columns(pl.col("missing").list.join(" "))
-            flat.write_csv(self.file, include_header=self.first)
-        else:
-            assert self.file is not None
-            frame.write_ndjson(self.file)
-        self.first = False
-
-    def _shut(self) -> None:
-        if self.parquet is not None:
-            self.parquet.close()
-            self.parquet = None
-        if self.file is not None:
-            self.file.close()
-            self.file = None
-
-    def close(self) -> None:
-        """Finish the file and give it its name (Parquet with no rows: no file)."""
-        self._shut()
-        if self.partial.exists():
-            self.partial.replace(self.path)
-
-    def discard(self) -> None:
-        """After an error: remove what was written."""
-        self._shut()
-        self.partial.unlink(missing_ok=True)
-
-
-def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    pa = require("pyarrow", "polars")
-    try:
-        return table.cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        raise KoordError("a kept field changes its kind of value between chunks (text, "
-                         "numbers, …); give it one kind in every record",
-                         code="bad_keep") from None

@@ -143,20 +143,23 @@ def _eval_export(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Te
                            "criteria": {n: row[n] for n in names},
                            "missing": list(row["missing"])}, ensure_ascii=False)
 
+    def report(problem: KoordError) -> None:
+        print(f"{problem.file or args.input}: {problem.code}: {problem.message}", file=err)
+
     if args.backend == "spark":
         if args.output:
             print("koordrules eval: with --backend spark, write the result with Spark "
-                  "(koordrules.fhir.spark.screen_export_spark(...).write.parquet(...))",
+                  "(koordrules.fhir.spark.screen_export_spark(...).rows.write.parquet(...))",
                   file=err)
             return EXIT_USAGE
         from koordrules.fhir.spark import screen_export_spark
 
-        frame = screen_export_spark(args.set, args.from_fhir, args.input, as_of=as_of,
-                                    catalog=args.catalog, root=args.catalog,
-                                    strict=not args.lenient)
+        frame, summary = screen_export_spark(
+            args.set, args.from_fhir, args.input, as_of=as_of, catalog=args.catalog,
+            root=args.catalog, strict=not args.lenient, on_problem=report)
         for r in frame.toLocalIterator():
             print(line(r.asDict(recursive=True)), file=out)
-        return EXIT_OK
+        return _export_done(summary, err)
     from koordrules.fhir.cohort import screen_export
 
     mapping = fhir.find_mapping(args.from_fhir, root=args.catalog)
@@ -164,7 +167,7 @@ def _eval_export(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Te
     if args.output:
         import polars as pl
 
-        from koordrules.backends.stream import OutputFile
+        from koordrules.backends.outfile import OutputFile
 
         writer = OutputFile(Path(args.output))
         schema: dict[str, Any] = {"patient": pl.String, "outcome": pl.String,
@@ -179,9 +182,6 @@ def _eval_export(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Te
         for row in rows:
             print(line(row), file=out)
 
-    def report(problem: KoordError) -> None:
-        print(f"{problem.file or args.input}: {problem.code}: {problem.message}", file=err)
-
     try:
         summary = screen_export(cs, mapping, args.input, sink, as_of=as_of,
                                 strict=not args.lenient, workers=args.workers,
@@ -191,7 +191,14 @@ def _eval_export(args: argparse.Namespace, cs: CriteriaSet, out: TextIO, err: Te
             writer.discard()
         raise
     if writer is not None:
+        if not summary.patients:  # no rows: still a valid file, with the rows' columns
+            writer(pl.DataFrame([], schema=schema))
         writer.close()
+    return _export_done(summary, err)
+
+
+def _export_done(summary: Any, err: TextIO) -> int:
+    """The closing line of an export screen (embedded or on Spark) and the exit code."""
     print(f"koordrules eval: {summary.patients} patients screened, {summary.bad_lines} bad "
           f"lines, {summary.failed} patients not screened, {summary.unassigned} resources "
           "naming no patient of the export", file=err)

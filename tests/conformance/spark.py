@@ -14,8 +14,13 @@ from koordrules.compiler import Program
 
 
 def usable() -> bool:
-    """pyspark installed and a Java runtime on the path."""
-    return importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+    """pyspark installed and a Java runtime on the path. With ``KOORDRULES_SPARK=require``
+    (set by ``.ci/run``) a missing one is an error, so CI cannot pass with Spark skipped."""
+    found = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+    if not found and os.environ.get("KOORDRULES_SPARK") == "require":
+        raise RuntimeError("KOORDRULES_SPARK=require, but pyspark or a Java runtime (java on "
+                           "the PATH) is missing: the spark target cannot run")
+    return found
 
 
 @functools.cache

@@ -11,7 +11,8 @@ Targets: ``reference`` (the interpreter), ``compiled`` (the compiled program, ou
 ``traced`` (the compiled program with the trace), the batch backends ``python``, ``polars``,
 ``duckdb`` and, where available, ``postgres`` (the PostgreSQL query on a throw-away server,
 see :mod:`conformance.postgres`; ``KOORDRULES_POSTGRES=0`` turns it off) and ``spark`` (one
-local Spark session, when pyspark and java are installed; ``KOORDRULES_SPARK=0`` turns it off).
+local Spark session, when pyspark and java are installed; ``KOORDRULES_SPARK=0`` turns it off,
+``KOORDRULES_SPARK=require`` makes a missing pyspark or java an error, as in ``.ci/run``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def available() -> tuple[str, ...]:
 
         if postgres.usable():
             out.append("postgres")
-    if os.environ.get("KOORDRULES_SPARK", "1") != "0" and _installed("pyspark"):
+    if os.environ.get("KOORDRULES_SPARK", "1") != "0" and (
+            _installed("pyspark") or os.environ.get("KOORDRULES_SPARK") == "require"):
         from conformance import spark
 
         if spark.usable():

@@ -127,3 +127,14 @@ def test_an_elided_quote_matches_piece_by_piece(copy: Path) -> None:
     _edit(path, "«Fortsatt vil det være viktig å bruke faglig skjønn og snakke med\n  pasienten",
           "«Fortsatt vil det være viktig […] og snakke med\n  pasienten")
     assert _findings(copy) == set()
+
+
+def test_a_quote_from_the_procedure_must_name_ous(copy: Path) -> None:
+    # «første visitt etter innleggelse på post» is only in the coordinator procedure (seed 002),
+    # which is Oslo universitetssykehus' own
+    path = copy / "helse-vest/anbefaling-3.yaml"
+    _edit(path, "notes: |\n", "notes: |\n  Vurderes på «første visitt etter innleggelse på "
+          "post».\n")
+    assert _findings(copy) == {("procedure_not_ous", "første visitt etter innleggelse på post")}
+    _edit(path, "post».\n", "post» (prosedyren ved OUS).\n")
+    assert _findings(copy) == set()

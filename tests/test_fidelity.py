@@ -13,11 +13,20 @@ taken off.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
-from fidelity import REPO, Finding, check_catalogue, seeds_dir, superseded_files
+from fidelity import (
+    REPO,
+    Finding,
+    check_catalogue,
+    fragments,
+    normalise,
+    seeds_dir,
+    superseded_files,
+)
 
 from koordrules import Catalog, CatalogError
 
@@ -138,3 +147,15 @@ def test_a_quote_from_the_procedure_must_name_ous(copy: Path) -> None:
     assert _findings(copy) == {("procedure_not_ous", "første visitt etter innleggelse på post")}
     _edit(path, "post».\n", "post» (prosedyren ved OUS).\n")
     assert _findings(copy) == set()
+
+
+def test_the_ke_guide_quotes_the_sources_verbatim_where_it_says_what_they_fix() -> None:
+    # the section on what the report fixes and what each unit decides itself
+    text = (REPO / "docs" / "ke-guide.md").read_text(encoding="utf-8")
+    start = text.index("### Hva rapporten fastsetter, og hva hver enhet må avgjøre selv")
+    section = text[start:text.index("\n## ", start)]
+    seeds = " ".join(normalise(p.read_text(encoding="utf-8")) for p in _seeds().glob("0*.txt"))
+    quotes = [piece for m in re.finditer(r"«([^»]*)»", section) for piece in fragments(m.group(1))]
+    assert len(quotes) >= 10
+    assert [q for q in quotes if normalise(q) not in seeds] == []
+    assert "Oslo" in section and "OUS" in section

@@ -249,12 +249,31 @@ def _technical(result: Result, trace: Trace, lang: str) -> list[str]:
         mark = f"  ← {w['chosen']}" if r.chosen else ""
         out.append(f"  {i}. {r.outcome} ({r.title.get(lang)}): {condition} → "
                    f"{show_value(r.value, lang)}{mark}{origin(r.origin)}")
-    if any(p.origin and p.origin != own for p in trace.parameters):
+    if any((p.origin and p.origin != own) or p.from_source is False for p in trace.parameters):
         out += ["", w["parameters"]]
         for p in trace.parameters:
             unit = f" {p.unit}" if p.unit else ""
-            out.append(f"  {p.name} = {show_value(p.value, lang)}{unit}{origin(p.origin)}")
+            out.append(f"  {p.name} = {show_value(p.value, lang)}{unit}{origin(p.origin)}"
+                       f"{parameter_origin(p.from_source, lang)}")
     if result.missing:
         out += ["", f"{w['missing']}: {', '.join(result.missing)}"]
     return out
 
+
+
+#: What a parameter's value rests on, as the explanation says it (``from_source``).
+_FROM_SOURCE = {
+    "nb": {True: "fra kilden", False: "lokalt valg"},
+    "nn": {True: "frå kjelda", False: "lokalt val"},
+    "en": {True: "from the source", False: "local choice"},
+}
+
+
+def parameter_origin(from_source: bool | None, lang: str) -> str:
+    """`` (lokalt valg)`` for a value the unit chose itself, `` (fra kilden)`` for one the
+    quoted source gives (nb; nynorsk and English likewise); nothing when not known (a result
+    stored before traces recorded it)."""
+    if from_source is None:
+        return ""
+    words = _FROM_SOURCE.get(lang, _FROM_SOURCE["nb"])
+    return f" ({words[from_source]})"

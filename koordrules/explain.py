@@ -191,6 +191,7 @@ def _people(result: Result, trace: Trace, lang: str, cs: CriteriaSet | None,
             texts += [c.title for c in named]
             out.append(f"{w[label]}: " + "; ".join(
                 f"{c.name} – {c.title.get(lang)}" for c in named) + ".")
+    out += local_choices(trace, lang)
     asks = _asks(result, lang, cs, texts)
     if asks:
         out += ["", f"{w['ask']}:", *(f"  - {a}" for a in asks)]
@@ -277,3 +278,19 @@ def parameter_origin(from_source: bool | None, lang: str) -> str:
         return ""
     words = _FROM_SOURCE.get(lang, _FROM_SOURCE["nb"])
     return f" ({words[from_source]})"
+
+
+_LOCAL_CHOICES = {"nb": "Lokalt valg (ikke fastsatt i kilden)",
+                  "nn": "Lokalt val (ikkje fastsett i kjelda)",
+                  "en": "Local choice (not fixed by the source)"}
+
+
+def local_choices(trace: Trace, lang: str) -> list[str]:
+    """One line naming the figures the unit chose itself (``from_source: false``), for the
+    reader who is not maintaining the criteria; nothing when every figure is the source's."""
+    local = [p for p in trace.parameters if p.from_source is False]
+    if not local:
+        return []
+    return [f"{_LOCAL_CHOICES.get(lang, _LOCAL_CHOICES['nb'])}: " + "; ".join(
+        f"{p.name} = {show_value(p.value, lang)}{' ' + p.unit if p.unit else ''}"
+        for p in local) + "."]

@@ -280,17 +280,28 @@ def parameter_origin(from_source: bool | None, lang: str) -> str:
     return f" ({words[from_source]})"
 
 
-_LOCAL_CHOICES = {"nb": "Lokalt valg (ikke fastsatt i kilden)",
-                  "nn": "Lokalt val (ikkje fastsett i kjelda)",
-                  "en": "Local choice (not fixed by the source)"}
+_LOCAL_CHOICES = {"nb": ("Lokalt valg (ikke fastsatt i kilden)", "i"),
+                  "nn": ("Lokalt val (ikkje fastsett i kjelda)", "i"),
+                  "en": ("Local choice (not fixed by the source)", "in")}
 
 
 def local_choices(trace: Trace, lang: str) -> list[str]:
-    """One line naming the figures the unit chose itself (``from_source: false``), for the
-    reader who is not maintaining the criteria; nothing when every figure is the source's."""
+    """One line naming the figures the unit chose itself (``from_source: false``) and the
+    criteria that use them, without code names (``6 months i A``); nothing when every figure
+    is the source's."""
     local = [p for p in trace.parameters if p.from_source is False]
     if not local:
         return []
-    return [f"{_LOCAL_CHOICES.get(lang, _LOCAL_CHOICES['nb'])}: " + "; ".join(
-        f"{p.name} = {show_value(p.value, lang)}{' ' + p.unit if p.unit else ''}"
-        for p in local) + "."]
+    label, where = _LOCAL_CHOICES.get(lang, _LOCAL_CHOICES["nb"])
+
+    def reads(node: TraceNode, name: str) -> bool:
+        if node.kind == "name" and node.ref == "parameter" and node.text == name:
+            return True
+        return any(reads(child, name) for child in node.children)
+
+    parts = []
+    for p in local:
+        value = f"{show_value(p.value, lang)}{' ' + p.unit if p.unit else ''}"
+        used = [c.name for c in trace.criteria if reads(c.expression, p.name)]
+        parts.append(f"{value} {where} {', '.join(used)}" if used else value)
+    return [f"{label}: " + "; ".join(parts) + "."]

@@ -71,12 +71,9 @@ def test_a_result_stored_without_the_origin_reads_back_as_not_known() -> None:
 def test_the_explanation_says_which_figures_are_local_choices() -> None:
     result = koordrules.evaluate(CATALOG.get("helse-vest/anbefaling-3@1.0.1"), RECORD)
     for lang, line in (
-            ("nb", "Lokalt valg (ikke fastsatt i kilden): long_term_months = 6 months; "
-                   "min_units_involved = 2 units."),
-            ("nn", "Lokalt val (ikkje fastsett i kjelda): long_term_months = 6 months; "
-                   "min_units_involved = 2 units."),
-            ("en", "Local choice (not fixed by the source): long_term_months = 6 months; "
-                   "min_units_involved = 2 units.")):
+            ("nb", "Lokalt valg (ikke fastsatt i kilden): 6 months i A; 2 units i D."),
+            ("nn", "Lokalt val (ikkje fastsett i kjelda): 6 months i A; 2 units i D."),
+            ("en", "Local choice (not fixed by the source): 6 months in A; 2 units in D.")):
         assert line in render_text(result, lang=lang).splitlines()
     nb = render_text(result, verbose=True).splitlines()
     start = nb.index("Parametere")

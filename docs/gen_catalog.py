@@ -196,6 +196,7 @@ def set_section(cs: CriteriaSet, catalog: Catalog, cases: list[dict[str, Any]],
         if local:
             out += ["Local choices (not stated in the source): "
                     + ", ".join(code(n) for n in local) + ".", ""]
+        out += _fixed_and_local(cs)
 
     if cs.inputs:
         header = ["Input", "Type", "Kind", "Unit", "Range", "Description"]
@@ -301,6 +302,24 @@ def shipped_cases(root: Path, catalog: Catalog) -> dict[str, list[dict[str, Any]
         key = catalog.get(spec.set).key
         found.setdefault(key, []).extend(c.model_dump(mode="json") for c in spec.cases)
     return found
+
+
+KE_GUIDE_SECTION = "ke-guide.md#hva-rapporten-fastsetter-og-hva-hver-enhet-ma-avgjre-selv"
+
+
+def _fixed_and_local(cs: CriteriaSet) -> list[str]:
+    """In bokmål, for a KE: which figures the source fixes and which the unit chose itself,
+    each with the file's own description (where the quotation is)."""
+    up = "../" * (cs.id.count("/") + 1)
+    out = [f"**Hva kilden fastsetter, og hva enheten må avgjøre selv** (se "
+           f"[KE-veiledningen]({up}{KE_GUIDE_SECTION})):", ""]
+    for p in sorted(cs.parameters, key=lambda p: not p.from_source):
+        value = p.value.isoformat() if hasattr(p.value, "isoformat") else p.value
+        unit = f" {cell(p.unit)}" if p.unit else ""
+        where = "Fastsatt i kilden" if p.from_source else "Lokalt valg"
+        out.append(f"- {where}: {code(p.name)} = {code(json.dumps(value, ensure_ascii=False))}"
+                   f"{unit} — {cell(p.description)}")
+    return [*out, ""]
 
 
 # --- the whole catalogue -----------------------------------------------------------------

@@ -52,9 +52,15 @@ FIELDS = [
     "patient_requests_new_assessment",
     # helse-vest/anbefaling-3-komplekse-behov (its own generator too)
     "complex_needs",
+    # helse-bergen/buk-nefrologi 1.1.0 and helse-vest/anbefaling-2-ruting 1.1.0 (their own
+    # generator too)
+    "ckd_diagnosis", "responsibility_disputed", "difficult_case", "direct_request",
+    "considering_decline",
 ]
 #: the fields drawn by :func:`patient_say` (not by :func:`patient`)
 SAY_FIELDS = FIELDS[FIELDS.index("has_course_coordinator"):FIELDS.index("complex_needs")]
+#: the fields drawn by :func:`unit_events` (not by :func:`patient`)
+EVENT_FIELDS = FIELDS[FIELDS.index("ckd_diagnosis"):]
 
 #: the chance that a value is missing from the record (unknown), per field
 MISSING = {
@@ -63,6 +69,10 @@ MISSING = {
     "responsible_unit_clear": 0.15,
     "living_situation": 0.05,
     "expected_followup_months": 0.05,
+    "responsibility_disputed": 0.40,   # events: often not recorded
+    "difficult_case": 0.40,
+    "direct_request": 0.40,
+    "considering_decline": 0.40,
 }
 DEFAULT_MISSING = 0.02
 
@@ -148,6 +158,20 @@ def complex_needs(rng: random.Random, rec: dict[str, Any]) -> None:
     rec["complex_needs"] = (rng.random() < 0.2) if assessed else None
 
 
+def unit_events(rng: random.Random, rec: dict[str, Any]) -> None:
+    """A CKD diagnosis (BUK's section is «nefrologi og revmatologi»: not every patient there has
+    kidney disease) and the events that send a case to KE (Anbefaling 2)."""
+    buk = rec["unit"] == "bergen-buk-nefrologi"
+    rec["ckd_diagnosis"] = rng.random() < (0.65 if buk else 0.04)
+    rec["responsibility_disputed"] = rng.random() < 0.06
+    rec["difficult_case"] = rng.random() < 0.05
+    rec["direct_request"] = rng.random() < 0.04
+    rec["considering_decline"] = rng.random() < 0.02
+    for name in EVENT_FIELDS:
+        if rng.random() < MISSING.get(name, DEFAULT_MISSING):
+            rec[name] = None
+
+
 def cell(value: Any) -> str:
     if value is None:
         return ""
@@ -170,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     judged = random.Random(args.seed + 2)
     for rec in records:
         complex_needs(judged, rec)
+    events = random.Random(args.seed + 3)
+    for rec in records:
+        unit_events(events, rec)
     with (args.out / "cohort.jsonl").open("w", encoding="utf-8", newline="\n") as f:
         for rec in records:
             f.write(json.dumps({k: rec[k] for k in FIELDS}, ensure_ascii=False) + "\n")

@@ -194,6 +194,7 @@ def _people(result: Result, trace: Trace, lang: str, cs: CriteriaSet | None,
             texts += [c.title for c in named]
             out.append(f"{w[label]}: " + "; ".join(
                 f"{c.name} – {c.title.get(lang)}" for c in named) + ".")
+    out += local_choices(trace, lang)
     asks = _asks(result, lang, cs, texts)
     if asks:
         out += ["", f"{w['ask']}:", *(f"  - {a}" for a in asks)]
@@ -252,12 +253,58 @@ def _technical(result: Result, trace: Trace, lang: str) -> list[str]:
         mark = f"  ← {w['chosen']}" if r.chosen else ""
         out.append(f"  {i}. {r.outcome} ({r.title.get(lang)}): {condition} → "
                    f"{show_value(r.value, lang)}{mark}{origin(r.origin)}")
-    if any(p.origin and p.origin != own for p in trace.parameters):
+    if any((p.origin and p.origin != own) or p.from_source is False for p in trace.parameters):
         out += ["", w["parameters"]]
         for p in trace.parameters:
             unit = f" {p.unit}" if p.unit else ""
-            out.append(f"  {p.name} = {show_value(p.value, lang)}{unit}{origin(p.origin)}")
+            out.append(f"  {p.name} = {show_value(p.value, lang)}{unit}{origin(p.origin)}"
+                       f"{parameter_origin(p.from_source, lang)}")
     if result.missing:
         out += ["", f"{w['missing']}: {', '.join(result.missing)}"]
     return out
 
+
+
+#: What a parameter's value rests on, as the explanation says it (``from_source``).
+_FROM_SOURCE = {
+    "nb": {True: "fra kilden", False: "lokalt valg"},
+    "nn": {True: "frå kjelda", False: "lokalt val"},
+    "en": {True: "from the source", False: "local choice"},
+}
+
+
+def parameter_origin(from_source: bool | None, lang: str) -> str:
+    """`` (lokalt valg)`` for a value the unit chose itself, `` (fra kilden)`` for one the
+    quoted source gives (nb; nynorsk and English likewise); nothing when not known (a result
+    stored before traces recorded it)."""
+    if from_source is None:
+        return ""
+    words = _FROM_SOURCE.get(lang, _FROM_SOURCE["nb"])
+    return f" ({words[from_source]})"
+
+
+_LOCAL_CHOICES = {"nb": ("Lokalt valg (ikke fastsatt i kilden)", "i"),
+                  "nn": ("Lokalt val (ikkje fastsett i kjelda)", "i"),
+                  "en": ("Local choice (not fixed by the source)", "in")}
+
+
+def local_choices(trace: Trace, lang: str) -> list[str]:
+    """One line naming the figures the unit chose itself (``from_source: false``) and the
+    criteria that use them, without code names (``6 months i A``); nothing when every figure
+    is the source's."""
+    local = [p for p in trace.parameters if p.from_source is False]
+    if not local:
+        return []
+    label, where = _LOCAL_CHOICES.get(lang, _LOCAL_CHOICES["nb"])
+
+    def reads(node: TraceNode, name: str) -> bool:
+        if node.kind == "name" and node.ref == "parameter" and node.text == name:
+            return True
+        return any(reads(child, name) for child in node.children)
+
+    parts = []
+    for p in local:
+        value = f"{show_value(p.value, lang)}{' ' + p.unit if p.unit else ''}"
+        used = [c.name for c in trace.criteria if reads(c.expression, p.name)]
+        parts.append(f"{value} {where} {', '.join(used)}" if used else value)
+    return [f"{label}: " + "; ".join(parts) + "."]

@@ -308,6 +308,7 @@ class _ParameterModel(_Model):
     value: Any
     unit: str | None = None
     origin: str | None = None
+    from_source: bool | None = None  # absent in results stored before it was recorded
 
 
 class _TraceModel(_Model):
@@ -325,7 +326,7 @@ class _TraceModel(_Model):
                             None if r.expression is None else r.expression.to_node())
                   for r in self.rules),
             self.sentence, self.redacted,
-            tuple(ParameterTrace(p.name, _frozen(p.value), p.unit, p.origin)
+            tuple(ParameterTrace(p.name, _frozen(p.value), p.unit, p.origin, p.from_source)
                   for p in self.parameters),
         )
 

@@ -66,12 +66,16 @@ class RuleTrace(NamedTuple):
 
 
 class ParameterTrace(NamedTuple):
-    """A parameter's value as used, and the file it came from (a base or a variant)."""
+    """A parameter's value as used, the file it came from (a base or a variant), and whether
+    the value is the source's (``from_source``) or a local choice."""
 
     name: str
     value: TraceValue
     unit: str | None = None
     origin: str | None = None
+    from_source: bool | None = None
+    """``True``: the value is in the quoted source; ``False``: a local choice; ``None``: not
+    known (a stored result written before traces recorded it)."""
 
 
 class Trace(NamedTuple):
@@ -203,8 +207,9 @@ def _redacted(node: TraceNode) -> TraceNode:
 
 
 def parameter_traces(cs: ast.CriteriaSet) -> tuple[ParameterTrace, ...]:
-    """The set's parameters as the trace reports them: name, value, unit and origin."""
-    return tuple(ParameterTrace(p.name, trace_value(p.value), p.unit, p.origin)
+    """The set's parameters as the trace reports them: name, value, unit, origin and whether
+    the value is from the source or a local choice."""
+    return tuple(ParameterTrace(p.name, trace_value(p.value), p.unit, p.origin, p.from_source)
                  for p in cs.parameters)
 
 
@@ -254,5 +259,6 @@ def trace_dict(trace: Trace) -> dict[str, object]:
         "sentence": trace.sentence.model_dump(mode="json"),
         "redacted": trace.redacted,
         "parameters": [{"name": p.name, "value": _json_value(p.value), "unit": p.unit,
-                        "origin": p.origin} for p in trace.parameters],
+                        "origin": p.origin, "from_source": p.from_source}
+                       for p in trace.parameters],
     }

@@ -10,7 +10,10 @@ The sources are the plain-text seed documents beside the repository (``../shared
   and appears verbatim in one of the seeds; a term or code name is written in `backticks` or
   "double quotes" instead (comments are for readers and not checked);
 - a parameter marked ``from_source: true`` has its value (as digits or as a Norwegian number
-  word) in the set's quoted passage.
+  word) in the set's quoted passage;
+- a file that quotes the coordinator procedure (seed 002: its ``source``, or a quotation found
+  in no other seed) names it as the procedure of Oslo universitetssykehus (OUS), because the
+  procedure is one hospital's («innleggelse ved OUS»), not Helse Vest's or the report's.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ DOCUMENTS = (
 )
 # a document that is not a source: the file's own local choice (no quote expected)
 LOCAL = "koordrules:"
+# the coordinator procedure is Oslo universitetssykehus' own («innleggelse ved OUS»)
+PROCEDURE = "002_d39ca68722324c7f.txt"
+OUS = re.compile(r"\bOUS\b|Oslo universitetssykehus")
 
 NUMBER_WORDS = {"en": 1, "ett": 1, "én": 1, "to": 2, "tre": 3, "fire": 4, "fem": 5, "seks": 6,
                 "sju": 7, "syv": 7, "åtte": 8, "ni": 9, "ti": 10, "tolv": 12}
@@ -94,6 +100,7 @@ def check_file(path: Path, root: Path, seeds: dict[str, str]) -> list[Finding]:
     source = data.get("source") or {}
     quote = source.get("quote")
     document = str(source.get("document", ""))
+    procedure: list[str] = []  # what the file quotes from the OUS procedure
     if quote:
         seed = seed_for(f"{document} {source.get('chapter') or ''}")
         if seed is None:
@@ -102,11 +109,18 @@ def check_file(path: Path, root: Path, seeds: dict[str, str]) -> list[Finding]:
             for piece in fragments(quote):
                 if normalise(piece) not in seeds[seed]:
                     found.append(Finding(rel, "quote_not_in_source", piece[:60]))
+            if seed == PROCEDURE:
+                procedure.append(document)
     for _, text in _strings(data):
         for m in re.finditer(r"«([^»]*)»", text):
             for piece in fragments(m.group(1)):
                 if normalise(piece) not in everything:
                     found.append(Finding(rel, "guillemets_not_in_source", piece[:60]))
+                elif PROCEDURE in seeds and all(normalise(piece) not in other for name, other
+                                                in seeds.items() if name != PROCEDURE):
+                    procedure.append(piece)
+    if procedure and not any(OUS.search(text) for _, text in _strings(data)):
+        found.append(Finding(rel, "procedure_not_ous", procedure[0][:60]))
     for name, spec in (data.get("parameters") or {}).items():
         if isinstance(spec, dict) and spec.get("from_source"):
             found += _from_source(rel, name, spec)

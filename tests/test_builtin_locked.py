@@ -38,7 +38,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     new = text.replace("version: 1.0.1", "version: 1.1.0", 1).replace(
         "changelog:\n", "changelog:\n  - version: 1.1.0\n    changes: Utkast.\n", 1)
     (root / "helse-vest" / "anbefaling-3-1.1.0.yaml").write_text(new, encoding="utf-8")
-    spinal = root / "helse-bergen" / "spinalenheten.yaml"
+    spinal = root / "helse-bergen" / "spinalenheten-1.0.0.yaml"
     spinal.write_text(spinal.read_text(encoding="utf-8") + "\nnotes: endret uten ny versjon\n",
                       encoding="utf-8")
     monkeypatch.setattr(catalog_module, "criteria_dir", lambda: root)

@@ -388,6 +388,18 @@ def test_the_catalogue_is_generated_from_the_files_not_copied(
     assert "catalog/helse-vest/anbefaling-3.md" in pages
 
 
+def test_each_catalogue_page_says_what_the_source_fixes_and_what_the_unit_chose(
+        gen: dict[str, Any]) -> None:
+    page = gen["catalog_pages"]()["catalog/helse-vest/anbefaling-3.md"]
+    current = page[page.index("## Version 1.0.1"):page.index("## Version 1.0.0")]
+    assert "**Hva kilden fastsetter, og hva enheten må avgjøre selv**" in current
+    assert ("- Fastsatt i kilden: <code>min_of_b_to_d</code> = <code>2</code> — Rapporten "
+            "krever A og «minst to av kriteriene B-D».") in current
+    assert "- Lokalt valg: <code>min_units_involved</code> = <code>2</code> units" in current
+    assert "- Lokalt valg: <code>long_term_months</code> = <code>6</code> months" in current
+    assert "(../../ke-guide.md#hva-rapporten-fastsetter-og-hva-hver-enhet-ma-avgjre-selv)" in page
+
+
 VARIANT = """
 id: test-hf/strengere
 version: 1.0.0

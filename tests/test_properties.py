@@ -481,6 +481,42 @@ outcomes:
     check_reachability(cs, examples=EXAMPLES, seed=SEED)
 
 
+SHARED_CRITERIA = """\
+inputs:
+  e1: {type: boolean, kind: data}
+  e2: {type: boolean, kind: data}
+  e3: {type: boolean, kind: data}
+  e4: {type: boolean, kind: data}
+  clear: {type: boolean, kind: data}
+  fa: {type: boolean, kind: data}
+  fb: {type: boolean, kind: data}
+  fc: {type: boolean, kind: data}
+criteria:
+  A: {title: a, when: fa}
+  B: {title: b, when: fb}
+  C: {title: c, when: fc}
+outcomes:
+  - id: refer
+    title: refer
+    when: any(e1, e2, e3, e4) or (A and B and C and not clear)
+  - id: likely
+    title: likely
+    when: A and B and C
+  - id: rest
+    title: rest
+    otherwise: true
+"""
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_reachability_finds_a_rule_that_needs_true_what_an_earlier_rule_reads(seed: int) -> None:
+    # The shape of Anbefaling 2's routing: refer_to_ke reads A-D and comes before
+    # coordinator_likely, which needs them true. A search that only pushes the earlier rule's
+    # criteria to false steers away from 'likely' (it failed here for 5 of these 8 seeds).
+    cs = make(SHARED_CRITERIA, name="shared")
+    check_reachability(cs, examples=EXAMPLES, seed=seed)
+
+
 def test_run_properties_reports_failures_with_exit_code_1() -> None:
     broken = make(NOT_MONOTONE, name="not-monotone")
     out = io.StringIO()

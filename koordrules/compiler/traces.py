@@ -180,7 +180,7 @@ class TraceBuilder:
         self._parameters = parameter_traces(cs)
         self._parameters_json = _dumps([
             {"name": p.name, "value": json.loads(_value_json(p.value)), "unit": p.unit,
-             "origin": p.origin} for p in self._parameters])
+             "origin": p.origin, "from_source": p.from_source} for p in self._parameters])
         self._criterion_sentences: dict[tuple[int, Any], ast.LocalText] = {
             (i, v): criterion_sentence(c, v)
             for i, c in enumerate(cs.criteria) for v in (True, False, None)

@@ -42,9 +42,9 @@ def check_reachability(cs: ast.CriteriaSet, *, examples: int = DEFAULT_EXAMPLES,
     A sweep over ``examples`` records collects what is reached. For each goal still open a
     targeted search follows (``3 * examples`` records, no shrinking): for an outcome it steers
     hypothesis (``hypothesis.target``) towards records for which more of the rules before it
-    are false, then more of the criteria those rules read; then a coordinate ascent over each
-    input's :func:`~koordrules.testing.strategies.representatives` with the same score (three
-    restarts). Goals no search reaches are reported as dead.
+    are false and more of its own conditions true (see ``false_before``); then a coordinate
+    ascent over each input's :func:`~koordrules.testing.strategies.representatives` with the
+    same score (three restarts). Goals no search reaches are reported as dead.
     """
     goals: set[tuple[str, Any]] = {("outcome", o.id) for o in cs.outcomes}
     goals |= {(c.name, v) for c in cs.criteria for v in (True, False)}
@@ -66,36 +66,40 @@ def check_reachability(cs: ast.CriteriaSet, *, examples: int = DEFAULT_EXAMPLES,
 
     criteria = {c.name: c for c in cs.criteria}
 
-    def behind(names: set[str]) -> set[str]:
-        """``names`` and the criteria behind the criteria among them."""
-        read = set(names)
-        frontier = read & set(criteria)
+    def behind(exprs: list[ast.Expr]) -> set[str]:
+        """The criteria ``exprs`` read, and the criteria behind those."""
+        read: set[str] = set()
+        for expr in exprs:
+            read |= ast.names(expr) & set(criteria)
+        frontier = set(read)
         while frontier:
-            name = frontier.pop()
-            more = ast.names(criteria[name].expr) & set(criteria) - read
+            more = ast.names(criteria[frontier.pop()].expr) & set(criteria) - read
             read |= more
             frontier |= more
         return read
 
     def false_before(record: Mapping[str, Any], index: int) -> int:
-        """How far a record is from letting rule ``index`` be reached: the rules before it that
-        are false (weighted), then the criteria the goal's own rule reads that are true, then
-        the other criteria those rules read that are false (a criterion both read counts for
-        the goal, so the search does not make the goal's criteria false to pass the rules
-        before it)."""
+        """How close a record is to reaching rule ``index``. First, the rules before it that are
+        false (weight 1000). Then the disjuncts of those rules that are false, and the conjuncts
+        of rule ``index`` that are true (weight 10 each), so that a rule ``a or b or c`` counts
+        as nearer to false when fewer operands hold. Last, the criteria only those earlier rules
+        read that are false, and the criteria rule ``index`` reads that are true. Counting the
+        shared criteria as false would steer away from the goal, because rule ``index`` needs
+        them true (Anbefaling 2's refer_to_ke reads A–D, and so does coordinator_likely)."""
         interpreter = Interpreter(cs, validate_record(cs, record)[0])
         rules = [rule.when for rule in cs.rules[:index] if rule.when is not None]
-        read: set[str] = set()
-        for when in rules:
-            read |= ast.names(when)
-        read = behind(read)
-        goal = cs.rules[index].when if index < len(cs.rules) else None
-        own = behind(ast.names(goal)) & set(criteria) if goal is not None else set()
+        goal = cs.rules[index].when if index < len(cs.rules) else None  # None: otherwise
+        goal_read = behind([goal]) if goal is not None else set()
+        before_read = behind(rules) - goal_read
         false_rules = sum(1 for when in rules if interpreter.evaluate(when) is False)
-        true_own = sum(1 for name in own if interpreter.criterion(name) is True)
-        false_criteria = sum(1 for name in (read & set(criteria)) - own
-                             if interpreter.criterion(name) is False)
-        return 1000 * false_rules + 10 * true_own + false_criteria
+        false_parts = sum(1 for when in rules for part in _operands(when, ast.Or, "any")
+                          if interpreter.evaluate(part) is False)
+        true_parts = (sum(1 for part in _operands(goal, ast.And, "all")
+                          if interpreter.evaluate(part) is True) if goal is not None else 0)
+        false_criteria = sum(1 for name in before_read if interpreter.criterion(name) is False)
+        true_criteria = sum(1 for name in goal_read if interpreter.criterion(name) is True)
+        return (1000 * false_rules + 10 * (false_parts + true_parts)
+                + false_criteria + true_criteria)
 
     def searcher(goal: tuple[str, Any]) -> Callable[[st.DataObject], None]:
         def search(data: st.DataObject) -> None:
@@ -154,6 +158,23 @@ def check_reachability(cs: ast.CriteriaSet, *, examples: int = DEFAULT_EXAMPLES,
         raise PropertyFailure("reachability", cs.key,
                               f"dead after searching {3 * examples} records per goal: "
                               + "; ".join(dead))
+
+
+def _operands(expr: ast.Expr, node: type[ast.And] | type[ast.Or], call: str
+              ) -> list[ast.Expr]:
+    """The operands of ``expr`` as one flat list, when ``expr`` is built with ``node`` or the
+    function ``call`` (``a or any(b, c)`` gives ``a, b, c``); ``expr`` itself otherwise."""
+    out: list[ast.Expr] = []
+    stack = [expr]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, node):
+            stack.extend(reversed(current.operands))
+        elif isinstance(current, ast.Call) and current.function == call:
+            stack.extend(reversed(current.args))
+        else:
+            out.append(current)
+    return out
 
 
 class _Found(Exception):

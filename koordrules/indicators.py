@@ -34,7 +34,7 @@ from koordrules.ast import ChangelogEntry, InputDecl, LocalText, Source
 from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError
 from koordrules.fileformat import ID_PATTERN, SEMVER_PATTERN
 from koordrules.inputs import from_text
-from koordrules.resources import criteria_dir
+from koordrules.resources import criteria_dir, files_with_suffix, pick_version
 from koordrules.yamldoc import YamlDoc, parse_yaml, read_yaml, validate
 
 INDICATORS_SUFFIX = ".indicators.yaml"
@@ -162,21 +162,15 @@ def check_indicator_file(path: str | Path, inputs: Collection[str]) -> list[Diag
 
 
 def indicator_files(root: str | Path) -> list[Path]:
-    base = Path(root)
-    if base.is_file():
-        return [base] if base.name.endswith(INDICATORS_SUFFIX) else []
-    return sorted(p for p in base.rglob("*" + INDICATORS_SUFFIX) if p.is_file())
+    return files_with_suffix(root, INDICATORS_SUFFIX)
 
 
 def builtin_indicators(ref: str = DEFAULT_INDICATORS) -> IndicatorFile:
     """The shipped indicator file ``ref`` (``id``, its active version; or ``id@version``)."""
-    want, _, version = ref.partition("@")
-    found = [f for f in (load_indicators(p) for p in indicator_files(criteria_dir()))
-             if f.id == want and (f.version == version if version else f.status == "active")]
-    if not found:
-        raise CatalogError(f"no indicator file {ref!r} in the shipped catalogue",
-                           code="not_found")
-    return found[-1]
+    found = pick_version(map(load_indicators, indicator_files(criteria_dir())), ref)
+    if found is None:
+        raise CatalogError(f"no indicator file {ref!r} in the shipped catalogue", code="not_found")
+    return found
 
 
 _BOOLEAN = InputDecl(name="indicator", type="boolean", kind="data")

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from koordrules.ast import ChangelogEntry, CriteriaSet, LocalText, Source
 from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError, UndecidedError
 from koordrules.fileformat import ID_PATTERN, SEMVER_PATTERN
-from koordrules.resources import criteria_dir
+from koordrules.resources import criteria_dir, files_with_suffix, pick_version
 from koordrules.result import Result
 from koordrules.textguard import lines_text
 from koordrules.yamldoc import YamlDoc, parse_yaml, read_yaml, validate
@@ -172,21 +172,16 @@ def check_journal_file(path: str | Path, outcomes: Collection[str]) -> list[Diag
 
 
 def journal_files(root: str | Path) -> list[Path]:
-    base = Path(root)
-    if base.is_file():
-        return [base] if base.name.endswith(JOURNAL_SUFFIX) else []
-    return sorted(p for p in base.rglob("*" + JOURNAL_SUFFIX) if p.is_file())
+    return files_with_suffix(root, JOURNAL_SUFFIX)
 
 
 def builtin_journal_template(ref: str = DEFAULT_JOURNAL) -> JournalTemplate:
     """The shipped template ``ref`` (``id``: its active version; or ``id@version``)."""
-    want, _, version = ref.partition("@")
-    found = [t for t in (load_journal_template(p) for p in journal_files(criteria_dir()))
-             if t.id == want and (t.version == version if version else t.status == "active")]
-    if not found:
+    found = pick_version(map(load_journal_template, journal_files(criteria_dir())), ref)
+    if found is None:
         raise CatalogError(f"no journal template {ref!r} in the shipped catalogue",
                            code="not_found")
-    return found[-1]
+    return found
 
 
 def _basis(result: Result, cs: CriteriaSet, lang: str) -> str:

@@ -7,9 +7,11 @@ build's force-include); in a source checkout they are the top-level ``grammars/`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 
 def data_dir(name: str) -> Traversable:
@@ -28,3 +30,35 @@ def grammar_text(name: str = "criteria.lark") -> str:
 def criteria_dir() -> Path:
     """The shipped catalogue as a filesystem path (wheels are installed unzipped)."""
     return Path(str(data_dir("criteria")))
+
+
+def files_with_suffix(root: str | Path, suffix: str) -> list[Path]:
+    """``root`` itself if it is such a file, else every file below it whose name ends in
+    ``suffix``, sorted."""
+    base = Path(root)
+    if base.is_file():
+        return [base] if base.name.endswith(suffix) else []
+    return sorted(p for p in base.rglob("*" + suffix) if p.is_file())
+
+
+class Versioned(Protocol):
+    """A loaded data file with an id, a version and a status."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+def pick_version(files: Iterable[V], ref: str) -> V | None:
+    """The file ``ref`` names: ``id@version``, or ``id`` for its active version (the last
+    one found); ``None`` when there is none."""
+    want, _, version = ref.partition("@")
+    found = [f for f in files
+             if f.id == want and (f.version == version if version else f.status == "active")]
+    return found[-1] if found else None

@@ -158,3 +158,19 @@ class CriteriaFile(_Spec):
 
 def local_text(text: Text) -> LocalText:
     return text if isinstance(text, LocalText) else LocalText(nb=text)
+
+
+class DataFileHeader(_Spec):
+    """What a versioned data file beside the criteria sets (indicators, journal templates)
+    starts with: identity, status, source and history."""
+
+    id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+    version: Annotated[str, StringConstraints(pattern=SEMVER_PATTERN)]
+    title: LocalText
+    status: Literal["draft", "active", "retired"]
+    effective_from: dt.date | None = None
+    source: Source
+    local_choice: bool
+    """True when what the file says is a local reading, not given by the source."""
+    description: str | None = None
+    changelog: tuple[ChangelogEntry, ...] = ()

@@ -22,17 +22,16 @@ unit; the share is of every record counted, with the unknown ones shown, never g
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from koordrules.ast import ChangelogEntry, InputDecl, LocalText, Source
+from koordrules.ast import InputDecl, LocalText
 from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError
-from koordrules.fileformat import ID_PATTERN, SEMVER_PATTERN
+from koordrules.fileformat import DataFileHeader
 from koordrules.inputs import from_text
 from koordrules.resources import criteria_dir, files_with_suffix, pick_version
 from koordrules.yamldoc import YamlDoc, parse_yaml, read_yaml, validate
@@ -60,19 +59,9 @@ class Indicator(_Spec):
     counts the record."""
 
 
-class IndicatorFile(_Spec):
+class IndicatorFile(DataFileHeader):
     """Indicators, as written in ``*.indicators.yaml``."""
 
-    id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-    version: Annotated[str, StringConstraints(pattern=SEMVER_PATTERN)]
-    title: LocalText
-    status: Literal["draft", "active", "retired"]
-    effective_from: dt.date | None = None
-    source: Source
-    local_choice: bool
-    """True when what the file counts is a local reading, not given by the source."""
-    description: str | None = None
-    changelog: tuple[ChangelogEntry, ...] = ()
     unit_field: Annotated[str, StringConstraints(min_length=1)]
     """The record field that names the patient's unit (the figures are per value of it)."""
     indicators: tuple[Indicator, ...]

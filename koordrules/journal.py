@@ -29,9 +29,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from koordrules.ast import ChangelogEntry, CriteriaSet, LocalText, Source
+from koordrules.ast import CriteriaSet, LocalText
 from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError, UndecidedError
-from koordrules.fileformat import ID_PATTERN, SEMVER_PATTERN
+from koordrules.fileformat import DataFileHeader
 from koordrules.resources import criteria_dir, files_with_suffix, pick_version
 from koordrules.result import Result
 from koordrules.textguard import lines_text
@@ -77,18 +77,9 @@ class NoteSection(_Spec):
     fields: tuple[NoteField, ...] = Field(min_length=1)
 
 
-class JournalTemplate(_Spec):
+class JournalTemplate(DataFileHeader):
     """A journal-note template, as written in ``*.journal.yaml``."""
 
-    id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-    version: Annotated[str, StringConstraints(pattern=SEMVER_PATTERN)]
-    title: LocalText
-    status: Literal["draft", "active", "retired"]
-    effective_from: dt.date | None = None
-    source: Source
-    local_choice: bool
-    description: str | None = None
-    changelog: tuple[ChangelogEntry, ...] = ()
     document_title: str
     """The journal document's name, as the procedure gives it."""
     when_to_assess: tuple[LocalText, ...] = ()

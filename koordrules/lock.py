@@ -12,6 +12,10 @@ from. Once a version is locked its content may not change:
 - ``lock_stale`` (warning) — a locked version has no file any more, so results stored under
   it can no longer be re-explained.
 
+The same holds for FHIR mappings (``mappings:``) and for the versioned data files beside the
+sets (``data:``): indicator files (``*.indicators.yaml``) and journal templates
+(``*.journal.yaml``). Their hash is that of the file's canonical YAML data, like a set's.
+
 A version locked with ``status: draft`` may still change: ``koordrules lock`` accepts its new
 content. A version locked as active or retired is published: its content never changes,
 whatever its status says now (setting it back to ``draft`` does not reopen it), and ``lock``
@@ -29,6 +33,7 @@ that its content is still exactly what produced the result.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -82,7 +87,11 @@ class LockFile(BaseModel):
     """FHIR mappings: ``id@version`` → entry (the hash results record in ``mapping.sha256``,
     which covers the value sets the mapping uses)."""
 
-    @field_validator("mappings", mode="before")
+    data: dict[str, LockEntry] = Field(default_factory=dict)
+    """Indicator files and journal templates: ``id@version`` → entry (the sha256 of the
+    file's canonical YAML data)."""
+
+    @field_validator("mappings", "data", mode="before")
     @classmethod
     def _empty(cls, value: object) -> object:
         return {} if value is None else value  # `mappings:` with every entry removed
@@ -157,6 +166,28 @@ def published_mappings(root: str | Path) -> list[Published] | None:
     return found
 
 
+def published_data(root: str | Path) -> list[Published]:
+    """Every indicator file and journal template under ``root`` that loads, with the sha256
+    of its canonical YAML data (comments and layout do not count)."""
+    from koordrules.indicators import indicator_files, load_indicators
+    from koordrules.journal import journal_files, load_journal_template
+
+    base = Path(root)
+    found = []
+    for files, load in ((indicator_files, load_indicators),
+                        (journal_files, load_journal_template)):
+        for path in files(base):
+            try:
+                spec = load(path)
+                doc = read_yaml(path, raw_keys=())
+            except KoordError:
+                continue  # `check` reports why
+            sha = hashlib.sha256(doc.canonical().encode("utf-8")).hexdigest()
+            found.append(Published(spec.key, sha, path.relative_to(base).as_posix(),
+                                   spec.status, doc))
+    return found
+
+
 def read_lock(path: str | Path) -> tuple[LockFile, YamlDoc]:
     """Read a lock file; raises :class:`CriteriaError` (with positions) if it is malformed."""
     doc = read_yaml(path, raw_keys=())
@@ -179,10 +210,12 @@ def render_lock(lock: LockFile) -> str:
             lines.append(f"    base: {json.dumps(entry.base)}")
     if not lock.sets:
         lines[-1] = "sets: {}"
-    if lock.mappings:
-        lines.append("mappings:")
-        for key in sorted(lock.mappings):
-            entry = lock.mappings[key]
+    for name, group in (("mappings", lock.mappings), ("data", lock.data)):
+        if not group:
+            continue
+        lines.append(f"{name}:")
+        for key in sorted(group):
+            entry = group[key]
             lines += [f"  {json.dumps(key)}:", f"    sha256: {json.dumps(entry.sha256)}",
                       f"    file: {json.dumps(entry.file)}"]
             if entry.status is not None:
@@ -190,7 +223,7 @@ def render_lock(lock: LockFile) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _violation(p: Published, entry: LockEntry) -> Diagnostic:
+def _violation(p: Published, entry: LockEntry, noun: str = "set") -> Diagnostic:
     set_id, _, version = p.key.partition("@")
     now = (p.sha256 or "")[:12]
     if entry.file == p.file:
@@ -204,7 +237,7 @@ def _violation(p: Published, entry: LockEntry) -> Diagnostic:
         return Diagnostic(
             "error", "version_not_bumped",
             f"the content of {p.key} changed but its version did not (locked sha256 "
-            f"{entry.sha256[:12]}…, now {now}…): give the changed set a new version "
+            f"{entry.sha256[:12]}…, now {now}…): give the changed {noun} a new version "
             f"and a changelog entry{hint}", p.version_span, p.doc.file)
     return Diagnostic(
         "error", "version_reused",
@@ -255,6 +288,7 @@ def verify(root: str | Path) -> list[Diagnostic]:
             f"{key} is locked but no file defines it any more: results stored under it can no "
             "longer be re-explained", doc.span(("sets", key)), doc.file))
     problems += _verify_mappings(root, lock, doc)
+    problems += _verify_data(root, lock, doc)
     return sorted(problems, key=Diagnostic.sort_key)
 
 
@@ -262,23 +296,47 @@ def _verify_mappings(root: str | Path, lock: LockFile, doc: YamlDoc) -> list[Dia
     mappings = published_mappings(root)
     if mappings is None:
         return []
+    return _verify_group(root, mappings, lock.mappings, "mappings", "the FHIR mapping ", doc,
+                         any_file=True)
+
+
+def _verify_data(root: str | Path, lock: LockFile, doc: YamlDoc) -> list[Diagnostic]:
+    return _verify_group(root, published_data(root), lock.data, "data", "the data file ", doc,
+                         noun="file")
+
+
+def _verify_group(root: str | Path, found: list[Published], locked: dict[str, LockEntry],
+                  group: str, what: str, doc: YamlDoc, *, any_file: bool = False,
+                  noun: str = "set") -> list[Diagnostic]:
+    """Lock problems of one group. A locked entry whose file is still there but does not load
+    is left to that file's own error; with ``any_file`` (mappings, whose older versions were
+    overwritten in place before this was checked), any file still there counts as present."""
     problems = []
-    for p in mappings:
-        entry = lock.mappings.get(p.key)
+    seen: dict[str, Published] = {}
+    for p in found:
+        entry = locked.get(p.key)
+        if p.key in seen and seen[p.key].sha256 != p.sha256:
+            first = seen[p.key]
+            assert first.sha256 is not None
+            problems.append(_violation(p, LockEntry(sha256=first.sha256, file=first.file), noun))
+            continue
+        seen[p.key] = p
         if entry is None:
             problems.append(Diagnostic(
                 "error", "lock_missing",
-                f"the FHIR mapping {p.key} is not in {lock_path(root)}: run `koordrules lock "
+                f"{what}{p.key} is not in {lock_path(root)}: run `koordrules lock "
                 f"{root}` and commit the lock", p.version_span, p.doc.file))
         elif entry.sha256 != p.sha256:
-            problems.append(_violation(p, entry))
-    for key in sorted(set(lock.mappings) - {p.key for p in mappings}):
-        if (Path(root) / lock.mappings[key].file).is_file():
+            problems.append(_violation(p, entry, noun))
+    loaded = {p.file for p in found}
+    for key in sorted(set(locked) - {p.key for p in found}):
+        file = locked[key].file
+        if (Path(root) / file).is_file() and (any_file or file not in loaded):
             continue  # the file is there but does not load: its own error says why
         problems.append(Diagnostic(
             "warning", "lock_stale",
-            f"the FHIR mapping {key} is locked but no file defines it any more: results "
-            "stored under it can no longer be re-explained", doc.span(("mappings", key)),
+            f"{what}{key} is locked but no file defines it any more: results "
+            "stored under it can no longer be re-explained", doc.span((group, key)),
             doc.file))
     return problems
 
@@ -362,26 +420,45 @@ def update_lock(root: str | Path, *, force: bool = False) -> LockUpdate:
                 continue
             updated.append(p.key)
         entries[p.key] = new
-    maps = dict(old.mappings)
-    for p in published_mappings(root) or []:
-        assert p.sha256 is not None
-        entry = maps.get(p.key)
-        if entry is not None and entry.sha256 != p.sha256:
-            if not entry.open_for(p) and not force:
-                refused.append(_violation(p, entry))
-                continue
-            updated.append(p.key)
-        elif entry is None:
-            added.append(p.key)
-        maps[p.key] = LockEntry(sha256=p.sha256, file=p.file, status=p.status)
+    maps = _update_group(old.mappings, published_mappings(root) or [], force,
+                         added, updated, refused)
+    data = _update_group(old.data, published_data(root), force, added, updated, refused,
+                         "file")
     if refused:
         return LockUpdate(path, added, updated, sorted(refused, key=Diagnostic.sort_key), False)
     text = render_lock(LockFile(sets=dict(sorted(entries.items())),
-                                mappings=dict(sorted(maps.items()))))
+                                mappings=dict(sorted(maps.items())),
+                                data=dict(sorted(data.items()))))
     written = not path.is_file() or path.read_text(encoding="utf-8") != text
     if written:
         path.write_text(text, encoding="utf-8")
     return LockUpdate(path, added, updated, [], written)
+
+
+def _update_group(old: dict[str, LockEntry], found: list[Published], force: bool,
+                  added: list[str], updated: list[str],
+                  refused: list[Diagnostic], noun: str = "set") -> dict[str, LockEntry]:
+    """The new entries of one group (mappings, data files); appends to the three lists."""
+    entries = dict(old)
+    seen: dict[str, Published] = {}
+    for p in found:
+        assert p.sha256 is not None
+        if p.key in seen and seen[p.key].sha256 != p.sha256:
+            first = seen[p.key]
+            assert first.sha256 is not None
+            refused.append(_violation(p, LockEntry(sha256=first.sha256, file=first.file), noun))
+            continue
+        seen[p.key] = p
+        entry = entries.get(p.key)
+        if entry is not None and entry.sha256 != p.sha256:
+            if not entry.open_for(p) and not force:
+                refused.append(_violation(p, entry, noun))
+                continue
+            updated.append(p.key)
+        elif entry is None:
+            added.append(p.key)
+        entries[p.key] = LockEntry(sha256=p.sha256, file=p.file, status=p.status)
+    return entries
 
 
 def stored_set(catalog: Catalog, ref: ast.SetRef) -> ast.CriteriaSet:

@@ -142,6 +142,7 @@ def test_check_reads_the_template(tmp_path: Path, capsys: pytest.CaptureFixture[
 
     root = tmp_path / "criteria"
     shutil.copytree(ROOT / "criteria", root)
+    (root / "criteria.lock").unlink()  # edits without a version bump: tests/test_lock_data.py
     path = root / "ous" / "koordinator-journalnotat.journal.yaml"
     text = path.read_text("utf-8")
     path.write_text(text.replace("        patient_declines:\n          nb: Ja.",

@@ -86,27 +86,30 @@ def _mutated_bytes(rng: random.Random, text: str) -> bytes:
     return data
 
 
-def run_records(suffix: str) -> Callable[[bytes], str]:
-    def run(raw: bytes) -> str:
+def run_records(suffix: str) -> Callable[[bytes], tuple[str, Counter[str]]]:
+    def run(raw: bytes) -> tuple[str, Counter[str]]:
         cs = frame_set()
         path = scratch(f"records{suffix}", raw)
         lines = len(raw.splitlines()) + 1  # the reader ends a line at \n, \r\n or \r
-        count = 0
+        codes: Counter[str] = Counter()  # each record: "ok" or the code of its typed error
         for number, item in koordrules.records.read_records(path, cs):
-            count += 1
             assert isinstance(number, int)
             if isinstance(item, KoordError):
                 str(item).encode("utf-8")
+                codes[item.code] += 1
                 continue
             try:
                 result = koordrules.evaluate(cs, item)
-            except KoordError:
+            except KoordError as ex:
+                str(ex).encode("utf-8")
+                codes[ex.code] += 1
                 continue
             json.dumps(result.to_json()).encode("utf-8")
             koordrules.render_text(result).encode("utf-8")
+            codes["ok"] += 1
         if suffix == ".jsonl":
-            assert count <= lines, "more records than lines"
-        return "ok"
+            assert codes.total() <= lines, "more records than lines"
+        return "ok", codes
     return run
 
 

@@ -320,7 +320,8 @@ def _array_item(stream: _JsonStream, name: str,
         if length is not None and length <= MAX_RECORD:
             error = InputError(f"invalid JSON inside {what}", code="bad_json")
         error.span, error.file = _at(name, line), name
-    return error, length is not None
+    # read on only where the skipped record ends where a record may end: one error per mistake
+    return error, length is not None and stream.peek() in (",", "]")
 
 
 def _lines(handle: IO[str]) -> Iterator[tuple[str, bool]]:

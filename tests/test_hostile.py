@@ -355,6 +355,13 @@ def test_json_array_that_ends_inside_a_deep_record_gives_one_error(tmp_path: Pat
     assert [(n, getattr(e, "code", None)) for n, e in items[1:]] == [(2, "bad_record")]
 
 
+def test_json_array_broken_where_no_record_can_end_gives_one_error(tmp_path: Path,
+                                                                  set_path: Path) -> None:
+    items = _items(_write(tmp_path, "r.json", '[{"x": 1},\n tru}, {"x": 3}]'), set_path)
+    assert items[0] == (1, {"x": 1})
+    assert [(n, getattr(e, "code", None)) for n, e in items[1:]] == [(2, "bad_json")]
+
+
 @pytest.mark.parametrize("suffix", ["json", "jsonl"])
 def test_diff_reads_past_a_huge_integer_and_deep_nesting(tmp_path: Path, set_path: Path,
                                                          suffix: str) -> None:

@@ -207,6 +207,13 @@ def cases(records_mb: int) -> list[Case]:
              lambda p: p.write_text('{"s": "' + "a" * 50_000_000 + '"}\n' + _records(9_999),
                                     encoding="utf-8"),
              "9999 results, too_large", "records"),
+        Case("records: a JSON array with a 100,000-deep and a 50 MB record, then 9,999 good "
+             "ones", "eval", ".json",
+             lambda p: p.write_text(
+                 "[" + '{"x": ' + "[" * 100_000 + "]" * 100_000 + "},\n"
+                 + '{"s": "' + "a" * 50_000_000 + '"},\n'
+                 + ",\n".join(_records(9_999).splitlines()) + "]", encoding="utf-8"),
+             "9999 results, bad_record, too_large", "records"),
         Case("records: a 10 MB JSON array, read record by record (baseline)", "read",
              ".json", _json_array(10), "read", "records-read"),
         Case(f"records: a {records_mb} MB JSON array, read record by record", "read", ".json",

@@ -11,6 +11,11 @@ never hides the others. Refused with a typed error, never a foreign exception:
 - nesting deeper than :data:`MAX_DEPTH`, a JSON line longer than :data:`MAX_LINE`, a JSON
   record longer than :data:`MAX_RECORD`, a CSV cell longer than the csv module's limit;
 - a CSV row with fewer or more cells than the header.
+
+In a JSON array, a record that cannot be decoded (nested past Python's recursion limit,
+longer than :data:`MAX_RECORD`, broken inside) is skipped over without decoding it, so the
+records after it are still read; only text that ends inside a record, or broken syntax
+between records, ends the file.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ Item = tuple[int, "dict[str, Any] | InputError"]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACE = re.compile(r"[ \t\n\r]*")
+# the tokens of a JSON value being skipped: outside a string a run of plain characters, a
+# quote or one of , [ ] { }; inside a string a run of characters and escapes, or the quote
+_SKIP = re.compile(r'[^",\[\]{}]+|[",\[\]{}]')
+_SKIP_STRING = re.compile(r'[^"\\]+|\\.|"', re.S)
 
 
 class _Invalid:
@@ -196,6 +205,36 @@ class _JsonStream:
             if not self.more():
                 return ""
 
+    def skip(self) -> int | None:
+        """Move past the value at ``pos`` without decoding it, however deep or long, keeping
+        no more than a chunk in memory; its length in characters back, or ``None`` when the
+        text ends first."""
+        depth, length, in_string = 0, 0, False
+        while True:
+            match = (_SKIP_STRING if in_string else _SKIP).match(self.text, self.pos)
+            if match is None:  # the end of the chunk (or an escape cut by it)
+                if not self.more():
+                    return None
+                continue
+            token = match.group()
+            if not in_string and depth == 0 and token in (",", "]", "}"):
+                return length  # the value ended before this token
+            self.pos = match.end()
+            length += len(token)
+            if token == '"':
+                in_string = not in_string
+                if not in_string and depth == 0:
+                    return length
+            elif in_string:
+                continue
+            elif token in ("[", "{"):
+                depth += 1
+            elif token in ("]", "}"):
+                depth -= 1
+                if depth == 0:
+                    return length
+            # a plain run at depth 0 (a number, true, …) goes on to the next , or ]
+
     def value(self) -> Any:
         """The next JSON value; raises ``json.JSONDecodeError``, ``RecursionError`` or
         :class:`InputError` (too large)."""
@@ -230,8 +269,10 @@ def _json_records(handle: IO[str], name: str) -> Iterator[Item]:
                     stream.pos += 1
                     break
                 number += 1
-                line = stream.line_at()
-                yield number, _record(stream.value(), name, line, f"record {number}")
+                item, whole = _array_item(stream, name, number)
+                yield number, item
+                if not whole:  # the file ended inside this record: its error is the last
+                    return
                 after = stream.peek()
                 stream.pos += 1
                 if after == "]":
@@ -255,6 +296,32 @@ def _json_records(handle: IO[str], name: str) -> Iterator[Item]:
     except InputError as ex:
         ex.span, ex.file = _at(name, stream.line_at()), name
         yield max(number, 1), ex
+
+
+def _array_item(stream: _JsonStream, name: str,
+                number: int) -> tuple[dict[str, Any] | InputError, bool]:
+    """Record ``number`` of a JSON array, and whether the stream is past its end. A record
+    that cannot be decoded (nested too deeply, longer than :data:`MAX_RECORD`, broken inside)
+    is skipped over as a whole and its error comes back, so the records after it are read."""
+    what = f"record {number}"
+    line = stream.line_at()
+    try:
+        return _record(stream.value(), name, line, what), True
+    except RecursionError:
+        error = InputError(f"{what} is nested too deeply", span=_at(name, line),
+                           code="bad_record")
+    except json.JSONDecodeError as ex:
+        error = InputError(f"invalid JSON: {ex.msg}", span=_at(name, stream.line_at(ex.pos)),
+                           code="bad_json")
+    except InputError as ex:  # too long so far: broken inside, or longer than MAX_RECORD
+        error = ex
+    length = stream.skip()
+    if error.code == "too_large":
+        if length is not None and length <= MAX_RECORD:
+            error = InputError(f"invalid JSON inside {what}", code="bad_json")
+        error.span, error.file = _at(name, line), name
+    # read on only where the skipped record ends where a record may end: one error per mistake
+    return error, length is not None and stream.peek() in (",", "]")
 
 
 def _lines(handle: IO[str]) -> Iterator[tuple[str, bool]]:

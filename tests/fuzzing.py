@@ -87,7 +87,8 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 @dataclass(frozen=True)
 class Surface:
     generate: Callable[[random.Random], Any]
-    run: Callable[[Any], str]
+    run: Callable[[Any], str | tuple[str, Counter[str]]]
+    """The input's result code; a record surface adds the result code of each record."""
 
 
 SURFACES: dict[str, Surface] = {
@@ -117,6 +118,7 @@ class Stats:
     inputs: int = 0
     results: Counter[str] = field(default_factory=Counter)
     findings: list[str] = field(default_factory=list)
+    records: Counter[str] = field(default_factory=Counter)
     slowest_s: float = 0.0
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
@@ -126,6 +128,7 @@ class Stats:
                 "inputs": self.inputs,
                 "findings": len(self.findings), "first_findings": self.findings[:5],
                 "results": dict(self.results.most_common(12)),
+                **({"records": dict(self.records.most_common(16))} if self.records else {}),
                 "slowest_input_s": round(self.slowest_s, 3), "seconds": round(self.seconds, 1),
                 "peak_rss_mb": round(self.peak_rss_mb, 1)}
 
@@ -150,9 +153,14 @@ def run_surface(name: str, examples: int, seed: int, *, max_findings: int = 20,
             signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
             try:
                 try:
-                    outcome = surface.run(item)
+                    result = surface.run(item)
                 finally:  # disarmed before any handler runs: a late alarm is still caught
                     signal.setitimer(signal.ITIMER_REAL, 0)
+                if isinstance(result, tuple):
+                    outcome, per_record = result
+                    stats.records.update(per_record)
+                else:
+                    outcome = result
             except KoordError as ex:
                 outcome = ex.code
                 str(ex).encode("utf-8")  # a message must be printable

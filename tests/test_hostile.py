@@ -304,6 +304,123 @@ def test_json_line_over_the_line_limit(tmp_path: Path, set_path: Path,
     assert items[1] == (2, {"x": 1})
 
 
+_DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+@pytest.mark.parametrize("bad,code", [
+    ('{"x": ' + _DEEP + ', "s": "]}\\","}', "bad_record"),      # past Python's recursion limit
+    ('{"s": "' + 'a\\"[{' * 100 + '"}', "too_large"),         # longer than MAX_RECORD
+    ('{"x": 2 "s": "a"}', "bad_json"),                        # broken inside
+])
+def test_json_array_keeps_every_record_after_one_it_cannot_decode(
+        tmp_path: Path, set_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, bad: str,
+        code: str) -> None:
+    from koordrules import records
+
+    monkeypatch.setattr(records, "CHUNK", chunk)
+    if code == "too_large":  # (a record is measured only when it does not fit in a chunk)
+        monkeypatch.setattr(records, "MAX_RECORD", 300)
+        monkeypatch.setattr(records, "CHUNK", 16)
+    path = _write(tmp_path, "r.json", '[{"x": 1},\n' + bad + ',\n{"x": 3}, {"x": 4}]')
+    items = _items(path, set_path)
+    assert [n for n, _ in items] == [1, 2, 3, 4]
+    error = items[1][1]
+    assert isinstance(error, InputError) and error.code == code
+    assert error.span is not None and error.span.line == 2
+    assert [r for _, r in items[2:]] == [{"x": 3}, {"x": 4}]
+
+
+def test_json_array_broken_inside_a_record_before_a_long_tail_is_that_records_error(
+        tmp_path: Path, set_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reader cannot tell a broken record from a long one until it has read MAX_RECORD
+    from koordrules import records
+
+    monkeypatch.setattr(records, "MAX_RECORD", 100)
+    monkeypatch.setattr(records, "CHUNK", 16)
+    tail = ",\n".join(json.dumps({"x": i}) for i in range(50))
+    items = _items(_write(tmp_path, "r.json", '[{"x": 2 "s": "a"},\n' + tail + "]"), set_path)
+    assert len(items) == 51
+    error = items[0][1]
+    assert isinstance(error, InputError) and error.code == "bad_json"
+    assert "inside record 1" in error.message
+    assert [r for _, r in items[1:]] == [{"x": i} for i in range(50)]
+
+
+def test_json_array_that_ends_inside_a_deep_record_gives_one_error(tmp_path: Path,
+                                                                   set_path: Path) -> None:
+    items = _items(_write(tmp_path, "r.json", '[{"x": 1},\n{"x": ' + "[" * 100_000),
+                   set_path)
+    assert items[0] == (1, {"x": 1})
+    assert [(n, getattr(e, "code", None)) for n, e in items[1:]] == [(2, "bad_record")]
+
+
+def test_json_array_broken_where_no_record_can_end_gives_one_error(tmp_path: Path,
+                                                                  set_path: Path) -> None:
+    items = _items(_write(tmp_path, "r.json", '[{"x": 1},\n tru}, {"x": 3}]'), set_path)
+    assert items[0] == (1, {"x": 1})
+    assert [(n, getattr(e, "code", None)) for n, e in items[1:]] == [(2, "bad_json")]
+
+
+@pytest.mark.parametrize("suffix", ["json", "jsonl"])
+def test_diff_reads_past_a_huge_integer_and_deep_nesting(tmp_path: Path, set_path: Path,
+                                                         suffix: str) -> None:
+    bad = ['{"x": ' + "9" * 5000 + "}", '{"x": ' + _DEEP + "}"]
+    rows = [*bad, '{"x": 3}']
+    text = "[" + ",\n".join(rows) + "]" if suffix == "json" else "\n".join(rows) + "\n"
+    new = _write(tmp_path, "new.yaml", SET_TEXT.replace("x * x > 1", "x * x > 100"))
+    code, out, err = run("diff", str(set_path), str(new), str(_write(tmp_path, f"r.{suffix}",
+                                                                      text)), "--format", "json")
+    assert code == 1
+    assert "more than 4300 digits" in err and "nested too deeply" in err
+    assert json.loads(out)["total"] == 1  # the third record is still compared
+    assert "9999" not in out + err
+
+
+OVERFLOW_SET = HEADER + """\
+inputs:
+  n: {type: integer, kind: data}
+  x: {type: number, kind: data}
+criteria:
+  A:
+    title: big
+    when: n * n > 1
+  B:
+    title: bigger
+    when: x * x > 1
+outcomes:
+  - id: likely
+    title: Likely
+    when: A or B
+  - id: other
+    title: Other
+    otherwise: true
+"""
+
+
+@pytest.mark.parametrize("command", [("eval", "--trace"), ("explain",),
+                                     ("explain", "--format", "html")])
+def test_arithmetic_past_64_bits_or_binary64_is_unknown_in_every_output(
+        tmp_path: Path, command: tuple[str, ...]) -> None:
+    # the red-team's `x * x` on a 4,300-digit integer: integers are 64-bit and numbers
+    # binary64, so the product overflows to unknown and no output holds a huge integer
+    set_path = _write(tmp_path, "set.yaml", OVERFLOW_SET)
+    rows = [{"n": 2**63 - 1, "x": 1.7e308}, {"n": -(2**63), "x": -1.7e308}]
+    path = _write(tmp_path, "r.jsonl", "".join(json.dumps(r) + "\n" for r in rows)
+                  + '{"x": ' + "9" * 4300 + "}\n")
+    code, out, err = run(command[0], str(set_path), str(path), *command[1:])
+    assert code == 1  # the 4,300-digit number is no finite binary64: that record's error
+    assert "record 3: bad_input_value: input 'x' must be a finite number" in err
+    assert "9" * 30 not in out + err
+    if command[0] == "eval":
+        *results, last = [json.loads(line) for line in out.splitlines()]
+        assert last["error"]["code"] == "bad_input_value"
+        assert [r["outcome"] for r in results] == [None, None]
+        assert all(r["criteria"] == {"A": None, "B": None} for r in results)
+    else:
+        assert out.count("Likely") >= 2
+
+
 # --- versions and stored results ---------------------------------------------------------
 
 

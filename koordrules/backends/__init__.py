@@ -28,6 +28,14 @@ Records are validated as :func:`koordrules.evaluate` validates them: with ``stri
 invalid record raises :class:`~koordrules.errors.InputError`; with ``strict=False`` the bad
 values count as unknown. Columns that are not inputs are errors unless named in ``ignore``.
 
+A record of a CSV or JSON file that cannot be read at all (a line that is not JSON, not an
+object, a CSV row with the wrong number of cells) stops the run with ``strict=True``. With
+``strict=False`` it is left out and the run goes on: each such record is a
+:class:`RowProblem` (its number, a code, a message without its values) handed to
+``on_problem``, or, without ``on_problem``, summed up in one :class:`SkippedRecordsWarning`
+(how many of how many, per code, and their numbers). The result then has fewer rows than the
+file has records: carry an ``id_field`` (or stream, whose rows carry the record's number).
+
 ``id_field`` and ``keep`` carry columns of the input through to the result, first and in
 that order (``id_field``, then ``keep``), with their values as given (not validated, and not
 inputs unless the set declares them). A table without such a column is an error; a record
@@ -38,8 +46,12 @@ order, so carry an id.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from collections.abc import Iterable, Iterator, Mapping
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -56,6 +68,21 @@ Table: TypeAlias = "polars.DataFrame | list[dict[str, Any]]"
 
 BACKENDS = ("python", "polars", "duckdb", "spark")
 FILE_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
+
+
+@dataclasses.dataclass(frozen=True)
+class RowProblem:
+    """A row left out (or the row that stopped the run): its number from 1, a stable code
+    and a message without the row's values."""
+
+    row: int
+    code: str
+    message: str
+
+
+class SkippedRecordsWarning(UserWarning):
+    """Records of a file that could not be read were left out (``strict=False`` without
+    ``on_problem``); the message says how many, per code, and their numbers."""
 
 
 class UnsupportedError(KoordError):
@@ -183,10 +210,67 @@ def carried(program: Program, id_field: str | None, keep: Iterable[str]) -> tupl
     return tuple(names)
 
 
+def readable_records(path: Path, cs: ast.CriteriaSet,
+                     on_problem: Callable[[RowProblem], None]) -> Iterator[dict[str, Any]]:
+    """The records of a CSV or JSON file that can be read (read as with ``strict=False``);
+    each one that cannot is handed to ``on_problem`` and left out."""
+    from koordrules.records import read_records
+
+    for number, record in read_records(path, cs, strict=False):
+        if isinstance(record, KoordError):
+            on_problem(RowProblem(number, record.code, record.message))
+            continue
+        yield record
+
+
+class _Skipped:
+    """The records left out of one run, counted for its summary."""
+
+    SHOWN = 20
+
+    def __init__(self, on_problem: Callable[[RowProblem], None] | None) -> None:
+        self.on_problem = on_problem
+        self.by_code: Counter[str] = Counter()
+        self.rows: list[int] = []
+
+    def __call__(self, problem: RowProblem) -> None:
+        self.by_code[problem.code] += 1
+        if len(self.rows) < self.SHOWN:
+            self.rows.append(problem.row)
+        if self.on_problem is not None:
+            self.on_problem(problem)
+
+    def warn(self, name: str) -> None:
+        if self.on_problem is not None or not self.by_code:
+            return
+        count = sum(self.by_code.values())
+        codes = ", ".join(f"{code} {n}" for code, n in sorted(self.by_code.items()))
+        rows = ", ".join(map(str, self.rows)) + (", …" if count > len(self.rows) else "")
+        many = count != 1
+        warnings.warn(SkippedRecordsWarning(
+            f"{count} record{'s' if many else ''} of {name} could not be read and "
+            f"{'were' if many else 'was'} left out ({codes}): record{'s' if many else ''} "
+            f"{rows}; pass on_problem= to get each one, or strict=True to stop at the "
+            "first"), stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside koordrules (the caller's line)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(
+            ".")[0] == "koordrules":
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def evaluate_batch(program: Program, data: Any, *, backend: str = "python",
                    strict: bool = True, ignore: frozenset[str] = frozenset(),
-                   id_field: str | None = None, keep: Iterable[str] = ()) -> Table:
+                   id_field: str | None = None, keep: Iterable[str] = (),
+                   on_problem: Callable[[RowProblem], None] | None = None) -> Table:
     """Evaluate every record of ``data`` with ``backend``; see the module docstring.
+    ``on_problem`` gets each record of a file left out with ``strict=False``.
 
     An exception of the backend's own library (pyarrow, polars, DuckDB, …) is translated here
     into :class:`~koordrules.errors.BackendError`, whose message names only the kind of error:
@@ -198,12 +282,21 @@ def evaluate_batch(program: Program, data: Any, *, backend: str = "python",
                          code="unknown_backend")
     kept = carried(program, id_field, keep)
     ignore = ignore | (frozenset(kept) - set(program.input_names))
+    skipped = _Skipped(on_problem)
+    if not strict and kind_of(data) == "file" and Path(data).suffix.lower() != ".parquet":
+        name = "standard input" if str(data) == "-" else Path(data).name
+        data = readable_records(Path(data), program.criteria_set, skipped)
+    else:
+        name = ""
     try:
-        return _dispatch(program, data, backend, strict, ignore, kept)
+        table = _dispatch(program, data, backend, strict, ignore, kept)
     except KoordError:
         raise
     except Exception as ex:  # a foreign library's error: translate, keep values out
         kind = type(ex).__name__
+    else:
+        skipped.warn(name)
+        return table
     raise BackendError(
         f"the {backend} backend failed on this data ({kind}); the values are not shown. "
         "Check that every value lies within its declared type (whole numbers within 64 bits), "

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from koordrules.backends import carried, keep_name, kind_of, require
+from koordrules.backends import RowProblem, carried, keep_name, kind_of, require
 from koordrules.backends.outfile import ROW, OutputFile
 from koordrules.errors import InputError, KoordError
 
@@ -51,16 +51,7 @@ if TYPE_CHECKING:
 CHUNK = 100_000
 MAX_PROBLEMS = 1000
 STREAM_BACKENDS = ("python", "polars", "duckdb")
-
-
-@dataclasses.dataclass(frozen=True)
-class RowProblem:
-    """A row left out (or the row that stopped the run): its number from 1, a stable code
-    and a message without the row's values."""
-
-    row: int
-    code: str
-    message: str
+__all__ = ["Progress", "RowProblem", "StreamSummary", "evaluate_stream"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,8 +28,8 @@ from koordrules.result import Result
 from koordrules.values import Value
 
 if TYPE_CHECKING:
-    from koordrules.backends import Table
-    from koordrules.backends.stream import Progress, RowProblem, StreamSummary
+    from koordrules.backends import RowProblem, Table
+    from koordrules.backends.stream import Progress, StreamSummary
 
 _CHOICE_CACHE_LIMIT = 4096
 
@@ -331,15 +331,19 @@ class Program(TraceBuilder):
 
     def evaluate_batch(self, data: Any, *, backend: str = "python", strict: bool = True,
                        ignore: Collection[str] = frozenset(), id_field: str | None = None,
-                       keep: Sequence[str] = ()) -> Table:
+                       keep: Sequence[str] = (),
+                       on_problem: Callable[[RowProblem], None] | None = None) -> Table:
         """Outcome-only evaluation of a cohort: one row per record with the outcome, each
         criterion's value and ``missing``: a polars DataFrame when polars is installed, else
         a list of dicts. ``id_field`` and ``keep`` name input columns carried to the front
-        of each row. See :mod:`koordrules.backends`."""
+        of each row. With ``strict=False``, a record of a file that cannot be read is left
+        out and handed to ``on_problem`` (or summed up in one warning). See
+        :mod:`koordrules.backends`."""
         from koordrules.backends import evaluate_batch
 
         return evaluate_batch(self, data, backend=backend, strict=strict,
-                              ignore=_frozen(ignore), id_field=id_field, keep=tuple(keep))
+                              ignore=_frozen(ignore), id_field=id_field, keep=tuple(keep),
+                              on_problem=on_problem)
 
     def evaluate_stream(self, data: Any, output: Any, *, backend: str = "polars",
                         strict: bool = True, ignore: Collection[str] = frozenset(),

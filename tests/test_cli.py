@@ -174,3 +174,25 @@ def test_example_file_from_readme_evaluates() -> None:
     assert outcomes == {"eks-01": "coordinator_likely", "eks-02": "not_indicated",
                         "eks-03": "already_has_coordinator", "eks-04": None,
                         "eks-05": "coordinator_likely"}
+
+
+def test_eval_python_backend_reads_parquet_by_its_suffix(patients: Path, tmp_path: Path
+                                                         ) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [json.loads(line) for line in patients.read_text(encoding="utf-8").splitlines()]
+    names = sorted({k for row in rows for k in row})
+    parquet = tmp_path / "patients.parquet"
+    pq.write_table(pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows]),
+                   parquet)
+    code, out, err = run("eval", SHIPPED, str(parquet), "--backend", "python")
+    assert code == 0, err
+    from_parquet = [json.loads(line) for line in out.splitlines()]
+    _, out, _ = run("eval", SHIPPED, str(patients))
+    assert from_parquet == [json.loads(line) for line in out.splitlines()]
+    assert [r["outcome"] for r in from_parquet] == [
+        "coordinator_likely", "already_has_coordinator", None]
+    not_parquet = tmp_path / "text.parquet"
+    not_parquet.write_text("expected_followup_months\n12\n", encoding="utf-8")
+    code, _, err = run("eval", SHIPPED, str(not_parquet), "--backend", "python")
+    assert code == 1 and "io_error" in err and "Parquet" in err

@@ -125,15 +125,33 @@ def kind_of(data: Any) -> str:
     return "records"
 
 
-def _file_records(path: Path, cs: ast.CriteriaSet, strict: bool) -> Iterator[dict[str, Any]]:
-    if path.suffix.lower() == ".parquet":
+def numbered_records(source: str | Path, cs: ast.CriteriaSet, *, strict: bool = True
+                     ) -> Iterator[tuple[int, dict[str, Any] | KoordError]]:
+    """``(number, record)`` for each record of the file ``source`` (``"-"`` is standard
+    input), its format from the suffix: Parquet rows are numbered from 1, the other formats
+    as :func:`koordrules.records.read_records` numbers them; a record that cannot be read
+    comes as ``(number, KoordError)``."""
+    if Path(source).suffix.lower() == ".parquet":
         pq = require("pyarrow.parquet", "polars")
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
-            yield from batch.to_pylist()
+        pa = require("pyarrow", "polars")
+        try:
+            file = pq.ParquetFile(source)
+        except (OSError, pa.ArrowException) as ex:
+            raise InputError(f"cannot read {source}: not a readable Parquet file",
+                             file=str(source), code="io_error") from ex
+        number = 0
+        for batch in file.iter_batches(batch_size=8192):
+            for record in batch.to_pylist():
+                number += 1
+                yield number, record
         return
     from koordrules.records import read_records
 
-    for number, record in read_records(path, cs, strict=strict):
+    yield from read_records(source, cs, strict=strict)
+
+
+def _file_records(path: Path, cs: ast.CriteriaSet, strict: bool) -> Iterator[dict[str, Any]]:
+    for number, record in numbered_records(path, cs, strict=strict):
         if isinstance(record, KoordError):
             raise InputError(f"record {number}: {record.message}", file=str(path),
                              code=record.code)

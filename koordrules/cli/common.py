@@ -10,7 +10,6 @@ from typing import Any, TextIO, TypeAlias
 
 import koordrules
 from koordrules import Catalog, CriteriaSet, KoordError
-from koordrules.records import read_records
 from koordrules.textguard import escape
 
 # what ``add_subparsers`` returns; each command module's ``register`` takes it
@@ -73,7 +72,9 @@ def record_results(args: argparse.Namespace, cs: CriteriaSet, *, trace: bool, er
             yield number, None, item
         return
     ignore = frozenset(args.ignore or ())
-    for number, record in read_records(args.input, cs, strict=not args.lenient):
+    from koordrules.backends import numbered_records
+
+    for number, record in numbered_records(args.input, cs, strict=not args.lenient):
         if isinstance(record, KoordError):
             yield number, None, record
             continue

@@ -37,9 +37,9 @@ from koordrules.trace import (
     TraceNode,
     TraceValue,
     parameter_traces,
+    portable_span,
     reading_traces,
     readings_list,
-    portable_span,
     span_dict,
     trace_value,
 )

@@ -111,3 +111,13 @@ criteria:
     assert ("Lokalt valg i D: Lokalt valg her – tre enheter, profesjoner telles ikke."
             in render_text(result).splitlines())
     assert koordrules.compile(cs).evaluate(RECORD).to_json() == result.to_json()
+
+
+@pytest.mark.parametrize("ref", ["helse-bergen/buk-nefrologi", "helse-bergen/spinalenheten",
+                                 "helse-vest/anbefaling-2-ruting"])
+def test_the_current_unit_variants_carry_the_base_readings(ref: str) -> None:
+    cs = CATALOG.get(ref)  # the current version, on anbefaling-3 1.0.2
+    result = koordrules.evaluate(cs, {})
+    assert result.trace is not None
+    assert [(r.criterion, r.origin) for r in result.trace.local_readings] == [
+        ("B", A3), ("D", A3)]

@@ -319,6 +319,10 @@ def _fixed_and_local(cs: CriteriaSet) -> list[str]:
         where = "Fastsatt i kilden" if p.from_source else "Lokalt valg"
         out.append(f"- {where}: {code(p.name)} = {code(json.dumps(value, ensure_ascii=False))}"
                    f"{unit} — {cell(p.description)}")
+    for c in cs.criteria:
+        if c.local_reading is not None:
+            out.append(f"- Lokalt valg i kriterium {c.name}: "
+                       f"{cell(' '.join(c.local_reading.nb.split()))}")
     return [*out, ""]
 
 

@@ -289,6 +289,8 @@ class Criterion(Model):
     expr: Expr
     origin: str | None = None
     span: Span | None = None
+    local_reading: LocalText | None = None
+    """The set's own reading where the source leaves the criterion open (a local choice)."""
 
 
 class OutcomeRule(Model):

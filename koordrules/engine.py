@@ -25,6 +25,7 @@ from koordrules.trace import (
     Trace,
     TraceNode,
     parameter_traces,
+    reading_traces,
 )
 from koordrules.values import Value
 
@@ -158,4 +159,5 @@ def _trace(
         sentence=outcome_sentence(cs, outcome, possible, missing, passed),
         redacted=redact,
         parameters=parameter_traces(cs),
+        local_readings=reading_traces(cs),
     )

@@ -195,6 +195,8 @@ def _people(result: Result, trace: Trace, lang: str, cs: CriteriaSet | None,
             out.append(f"{w[label]}: " + "; ".join(
                 f"{c.name} – {c.title.get(lang)}" for c in named) + ".")
     out += local_choices(trace, lang)
+    out += local_readings(trace, lang)
+    texts += [r.text for r in trace.local_readings]
     asks = _asks(result, lang, cs, texts)
     if asks:
         out += ["", f"{w['ask']}:", *(f"  - {a}" for a in asks)]
@@ -308,3 +310,14 @@ def local_choices(trace: Trace, lang: str) -> list[str]:
         used = [c.name for c in trace.criteria if reads(c.expression, p.name)]
         parts.append(f"{value} {where} {', '.join(used)}" if used else value)
     return [f"{label}: " + "; ".join(parts) + "."]
+
+
+_LOCAL_READING = {"nb": "Lokalt valg i", "nn": "Lokalt val i", "en": "Local choice in"}
+
+
+def local_readings(trace: Trace, lang: str) -> list[str]:
+    """One line per criterion the set reads in its own way where the source leaves it open
+    (``local_reading`` in the file): «Lokalt valg i D: …»."""
+    label = _LOCAL_READING.get(lang, _LOCAL_READING["nb"])
+    return [f"{label} {r.criterion}: {' '.join(r.text.get(lang).split())}"
+            for r in trace.local_readings]

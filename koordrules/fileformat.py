@@ -76,6 +76,10 @@ class CriterionSpec(_Spec):
     """Longer explanation, e.g. the source's own wording."""
     when: str
     """The rule: an expression over inputs, parameters and other criteria."""
+    local_reading: Text | None = None
+    """Where the source leaves the criterion's meaning open and this set reads it in its own
+    way: what the local reading is (text in bokmål, or ``{nb, nn, en}``). The trace and the
+    explanation show it as «Lokalt valg»."""
 
 
 class OutcomeSpec(_Spec):

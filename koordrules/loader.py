@@ -215,9 +215,10 @@ def build_criterion(name: str, spec: CriterionSpec, doc: YamlDoc,
     expr, problems = parse_at(spec.when, doc, ("criteria", name, "when"))
     if expr is None:
         return None, problems
+    reading = None if spec.local_reading is None else local_text(spec.local_reading)
     return ast.Criterion(name=name, title=local_text(spec.title), description=spec.description,
                          source=spec.when, expr=expr, origin=origin,
-                         span=doc.key_span(("criteria", name))), []
+                         span=doc.key_span(("criteria", name)), local_reading=reading), []
 
 
 def build_outcome(index: int, spec: OutcomeSpec, doc: YamlDoc,

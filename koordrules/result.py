@@ -25,6 +25,7 @@ from koordrules.span import Span
 from koordrules.trace import (
     CriterionTrace,
     ParameterTrace,
+    ReadingTrace,
     RuleTrace,
     Trace,
     TraceNode,
@@ -311,12 +312,19 @@ class _ParameterModel(_Model):
     from_source: bool | None = None  # absent in results stored before it was recorded
 
 
+class _ReadingModel(_Model):
+    criterion: str
+    text: LocalText
+    origin: str | None = None
+
+
 class _TraceModel(_Model):
     criteria: tuple[_CriterionModel, ...]
     rules: tuple[_RuleModel, ...]
     sentence: LocalText
     redacted: bool = False
     parameters: tuple[_ParameterModel, ...] = ()
+    local_readings: tuple[_ReadingModel, ...] = ()  # absent in results stored before
 
     def to_trace(self) -> Trace:
         return Trace(
@@ -328,6 +336,7 @@ class _TraceModel(_Model):
             self.sentence, self.redacted,
             tuple(ParameterTrace(p.name, _frozen(p.value), p.unit, p.origin, p.from_source)
                   for p in self.parameters),
+            tuple(ReadingTrace(r.criterion, r.text, r.origin) for r in self.local_readings),
         )
 
 

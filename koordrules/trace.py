@@ -78,6 +78,15 @@ class ParameterTrace(NamedTuple):
     known (a stored result written before traces recorded it)."""
 
 
+class ReadingTrace(NamedTuple):
+    """A criterion the set reads in its own way where the source leaves it open: the local
+    choice, as the file states it (not patient data: never redacted)."""
+
+    criterion: str
+    text: ast.LocalText
+    origin: str | None = None
+
+
 class Trace(NamedTuple):
     """The explanation of one result: every criterion, the rules tried, the outcome sentence
     and the parameters used. Immutable (tuples and read-only mappings)."""
@@ -88,6 +97,8 @@ class Trace(NamedTuple):
     redacted: bool = False
     parameters: tuple[ParameterTrace, ...] = ()
     """Every parameter of the set with its value and origin (not patient data: never redacted)."""
+    local_readings: tuple[ReadingTrace, ...] = ()
+    """The criteria the set reads as a local choice (``local_reading`` in the file)."""
 
 
 EMPTY_READS: Mapping[str, TraceValue] = MappingProxyType({})
@@ -213,6 +224,18 @@ def parameter_traces(cs: ast.CriteriaSet) -> tuple[ParameterTrace, ...]:
                  for p in cs.parameters)
 
 
+def reading_traces(cs: ast.CriteriaSet) -> tuple[ReadingTrace, ...]:
+    """The set's local readings of criteria, in the order of the criteria."""
+    return tuple(ReadingTrace(c.name, c.local_reading, c.origin) for c in cs.criteria
+                 if c.local_reading is not None)
+
+
+def readings_list(readings: tuple[ReadingTrace, ...]) -> list[dict[str, object]]:
+    """The JSON-ready list of local readings (shared by every evaluator)."""
+    return [{"criterion": r.criterion, "text": r.text.model_dump(mode="json"),
+             "origin": r.origin} for r in readings]
+
+
 # --- the JSON form ---------------------------------------------------------------------------
 
 
@@ -261,4 +284,5 @@ def trace_dict(trace: Trace) -> dict[str, object]:
         "parameters": [{"name": p.name, "value": _json_value(p.value), "unit": p.unit,
                         "origin": p.origin, "from_source": p.from_source}
                        for p in trace.parameters],
+        "local_readings": readings_list(trace.local_readings),
     }

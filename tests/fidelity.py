@@ -11,6 +11,8 @@ The sources are the plain-text seed documents beside the repository (``../shared
   "double quotes" instead (comments are for readers and not checked);
 - a parameter marked ``from_source: true`` has its value (as digits or as a Norwegian number
   word) in the set's quoted passage;
+- a ``source_quote`` anywhere in a file (the journal template's sections) is a quotation too and
+  appears verbatim in the seed the file's ``source.document`` names (else in one of the seeds);
 - a file that quotes the coordinator procedure (seed 002: its ``source``, or a quotation found
   in no other seed) names it as the procedure of Oslo universitetssykehus (OUS), because the
   procedure is one hospital's («innleggelse ved OUS»), not Helse Vest's or the report's.
@@ -76,6 +78,19 @@ class Finding:
         return f"{self.file}: {self.rule}: {self.text}"
 
 
+def _source_quotes(node: Any) -> Iterator[str]:
+    """Every ``source_quote`` value in a file's data, at any depth."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "source_quote" and isinstance(value, str):
+                yield value
+            else:
+                yield from _source_quotes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _source_quotes(item)
+
+
 def _strings(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -111,6 +126,12 @@ def check_file(path: Path, root: Path, seeds: dict[str, str]) -> list[Finding]:
                     found.append(Finding(rel, "quote_not_in_source", piece[:60]))
             if seed == PROCEDURE:
                 procedure.append(document)
+    own = seed_for(f"{document} {source.get('chapter') or ''}")
+    for text in _source_quotes(data):
+        where = seeds.get(own or "", everything)
+        for piece in fragments(text):
+            if normalise(piece) not in where:
+                found.append(Finding(rel, "source_quote_not_in_source", piece[:60]))
     for _, text in _strings(data):
         for m in re.finditer(r"«([^»]*)»", text):
             for piece in fragments(m.group(1)):

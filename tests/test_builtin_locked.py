@@ -35,7 +35,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     shutil.copytree(ROOT / "criteria", root)
     base = root / "helse-vest" / "anbefaling-3.yaml"
     text = base.read_text(encoding="utf-8")
-    new = text.replace("version: 1.0.1", "version: 1.1.0", 1).replace(
+    new = text.replace("\nversion: 1.0.2", "\nversion: 1.1.0", 1).replace(
         "changelog:\n", "changelog:\n  - version: 1.1.0\n    changes: Utkast.\n", 1)
     (root / "helse-vest" / "anbefaling-3-1.1.0.yaml").write_text(new, encoding="utf-8")
     spinal = root / "helse-bergen" / "spinalenheten-1.0.0.yaml"
@@ -50,8 +50,8 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 def test_the_builtin_catalogue_serves_only_locked_versions(installed: Path) -> None:
     cat = koordrules.Catalog.builtin()
     assert set(cat.withheld) == {f"{SET}@1.1.0", "helse-bergen/spinalenheten@1.0.0"}
-    assert cat.get(SET).version == "1.0.1"
-    assert [cs.version for cs in cat.versions(SET)] == ["1.0.0", "1.0.1"]
+    assert cat.get(SET).version == "1.0.2"
+    assert [cs.version for cs in cat.versions(SET)] == ["1.0.0", "1.0.1", "1.0.2"]
     with pytest.raises(koordrules.CatalogError) as info:
         cat.get(f"{SET}@1.1.0")
     assert info.value.code == "not_locked"

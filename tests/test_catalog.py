@@ -39,7 +39,7 @@ def tree(tmp_path: Path) -> Path:
 def test_builtin_catalogue_has_anbefaling_3() -> None:
     catalog = Catalog.builtin()
     cs = catalog.get("helse-vest/anbefaling-3")
-    assert cs.key == "helse-vest/anbefaling-3@1.0.1"
+    assert cs.key == "helse-vest/anbefaling-3@1.0.2"
     assert Catalog.builtin() is catalog  # loaded once
 
 

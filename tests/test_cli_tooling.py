@@ -226,7 +226,7 @@ def test_eval_summary_counts_outcomes_by_group(cohort: Path) -> None:
     code, out, err = run("eval", "helse-vest/anbefaling-3", str(cohort), "--summary",
                          "--by", "unit")
     assert code == 0, err
-    assert out.startswith("helse-vest/anbefaling-3@1.0.1: 3 record(s)\n")
+    assert out.startswith("helse-vest/anbefaling-3@1.0.2: 3 record(s)\n")
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:9] if line}
     assert rows["coordinator_likely"] == ["2", "66.7%"]
     assert rows["already_has_coordinator"] == ["1", "33.3%"]

@@ -255,8 +255,9 @@ OUTPUTS = _outputs()
 # The examples run in a catalogue holding only Anbefaling 3, so that their output does not
 # change whenever another set is added to the shipped catalogue.
 EXAMPLE_FILES = ("helse-vest/anbefaling-3.yaml", "helse-vest/anbefaling-3.cases.yaml",
-                 # the published 1.0.0, kept as history (results stored under it)
-                 "helse-vest/anbefaling-3-1.0.0.yaml", "helse-vest/anbefaling-3-1.0.0.cases.yaml")
+                 # the published 1.0.0 and 1.0.1, kept as history (results stored under them)
+                 "helse-vest/anbefaling-3-1.0.0.yaml", "helse-vest/anbefaling-3-1.0.0.cases.yaml",
+                 "helse-vest/anbefaling-3-1.0.1.yaml", "helse-vest/anbefaling-3-1.0.1.cases.yaml")
 EXAMPLE_LOCK_KEY = '  "helse-vest/anbefaling-3@'
 
 
@@ -391,12 +392,17 @@ def test_the_catalogue_is_generated_from_the_files_not_copied(
 def test_each_catalogue_page_says_what_the_source_fixes_and_what_the_unit_chose(
         gen: dict[str, Any]) -> None:
     page = gen["catalog_pages"]()["catalog/helse-vest/anbefaling-3.md"]
-    current = page[page.index("## Version 1.0.1"):page.index("## Version 1.0.0")]
+    current = page[page.index("## Version 1.0.2"):page.index("## Version 1.0.1")]
     assert "**Hva kilden fastsetter, og hva enheten må avgjøre selv**" in current
     assert ("- Fastsatt i kilden: <code>min_of_b_to_d</code> = <code>2</code> — Rapporten "
             "krever A og «minst to av kriteriene B-D».") in current
     assert "- Lokalt valg: <code>min_units_involved</code> = <code>2</code> units" in current
     assert "- Lokalt valg: <code>long_term_months</code> = <code>6</code> months" in current
+    # a criterion the set reads in its own way (local_reading) is a local choice too
+    assert ("- Lokalt valg i kriterium D: Rapporten sier «flere behandlingsenheter/sykehus/"
+            "profesjoner involvert», men ikke hvordan de telles.") in current
+    assert "«antall åpne henvisninger», som Anbefaling 10 (kap. 5.3)" in current
+    assert "- Lokalt valg i kriterium B: Rapporten sier ikke hvilke aldre" in current
     assert "(../../ke-guide.md#hva-rapporten-fastsetter-og-hva-hver-enhet-ma-avgjre-selv)" in page
 
 

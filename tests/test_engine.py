@@ -84,8 +84,8 @@ def test_criterion_trace_has_sentences_in_bokmal_and_english(result: Result) -> 
 
 def test_trace_records_the_origin_of_each_criterion_and_rule(result: Result) -> None:
     assert result.trace is not None
-    assert {c.origin for c in result.trace.criteria} == {"helse-vest/anbefaling-3@1.0.1"}
-    assert {r.origin for r in result.trace.rules} == {"helse-vest/anbefaling-3@1.0.1"}
+    assert {c.origin for c in result.trace.criteria} == {"helse-vest/anbefaling-3@1.0.2"}
+    assert {r.origin for r in result.trace.rules} == {"helse-vest/anbefaling-3@1.0.2"}
 
 
 def test_expression_tree_has_text_span_value_and_inputs(result: Result,
@@ -229,5 +229,5 @@ def test_result_json_is_deterministic(shipped_set: CriteriaSet) -> None:
 
 def test_result_records_the_set_and_its_hash(result: Result, shipped_set: CriteriaSet) -> None:
     data = result.to_dict()
-    assert data["criteria_set"] == {"id": "helse-vest/anbefaling-3", "version": "1.0.1",
+    assert data["criteria_set"] == {"id": "helse-vest/anbefaling-3", "version": "1.0.2",
                                     "sha256": shipped_set.sha256}

@@ -159,3 +159,46 @@ def test_the_ke_guide_quotes_the_sources_verbatim_where_it_says_what_they_fix() 
     assert len(quotes) >= 10
     assert [q for q in quotes if normalise(q) not in seeds] == []
     assert "Oslo" in section and "OUS" in section
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path) -> Path:
+    """The Helse Vest files and the OUS journal template (the data files beside the sets)."""
+    for folder in ("helse-vest", "ous"):
+        shutil.copytree(CRITERIA / folder, tmp_path / folder)
+    return tmp_path
+
+
+def _findings_in(root: Path, rel: str) -> set[tuple[str, str]]:
+    return {(f.rule, f.text) for f in check_catalogue(root, _seeds()) if f.file == rel}
+
+
+def test_the_data_files_are_checked_as_they_ship(data_copy: Path) -> None:
+    for rel in ("helse-vest/koordinator.indicators.yaml",
+                "ous/koordinator-journalnotat.journal.yaml"):
+        assert _findings_in(data_copy, rel) == set()
+
+
+def test_an_edited_indicator_quote_fails(data_copy: Path) -> None:
+    rel = "helse-vest/koordinator.indicators.yaml"
+    _edit(data_copy / rel, "  quote: Del pasientar som har fått koordinator",
+          "  quote: Del pasientar som har koordinator")
+    assert _findings_in(data_copy, rel) == {
+        ("quote_not_in_source", "Del pasientar som har koordinator")}
+
+
+def test_an_edited_source_quote_in_the_journal_template_fails(data_copy: Path) -> None:
+    rel = "ous/koordinator-journalnotat.journal.yaml"
+    _edit(data_copy / rel, "source_quote: Epikrise skal inneholde informasjon",
+          "source_quote: Epikrise må inneholde informasjon")
+    (finding,) = _findings_in(data_copy, rel)
+    assert finding[0] == "source_quote_not_in_source"
+    assert finding[1].startswith("Epikrise må inneholde")
+
+
+def test_a_misquote_in_a_local_reading_fails(data_copy: Path) -> None:
+    rel = "helse-vest/anbefaling-3.yaml"
+    _edit(data_copy / rel, "Rapporten sier «flere behandlingsenheter/sykehus/profesjoner",
+          "Rapporten sier «flere behandlingsenheter/profesjoner")
+    assert _findings_in(data_copy, rel) == {
+        ("guillemets_not_in_source", "flere behandlingsenheter/profesjoner involvert")}

@@ -473,7 +473,7 @@ def test_a_locked_active_version_set_to_draft_cannot_be_redefined(locked: Path) 
     code, out, _ = run("check", str(locked))
     assert code == 1 and "version_not_bumped" in out and "set back to draft" in out
     lock, _ = read_lock(locked / LOCK_NAME)
-    assert lock.sets["helse-vest/anbefaling-3@1.0.1"].status == "active"
+    assert lock.sets["helse-vest/anbefaling-3@1.0.2"].status == "active"
 
 
 def test_a_lock_written_before_statuses_were_kept_still_reads(locked: Path) -> None:

@@ -248,7 +248,7 @@ def _report(by: str | None = "unit") -> Any:
     old = Catalog.builtin().get(A3)
     new = load_text(
         (ROOT / "criteria/helse-vest/anbefaling-3.yaml").read_text("utf-8")
-        .replace("version: 1.0.1", "version: 1.1.0")
+        .replace("version: 1.0.2", "version: 1.1.0")
         .replace("    value: 2\n    unit: units", "    value: 3\n    unit: units", 1))
     cohort = [
         {**LIKELY, "unit": "nevro <x>", "pid": "a"},
@@ -285,7 +285,7 @@ def test_diff_page_has_a_bar_chart_per_version_and_per_group() -> None:
     charts = page.find("svg", **{"class": "chart"})
     assert len(charts) == 2
     version_chart = page.text_of(charts[0])
-    assert "Old 1.0.1" in version_chart and "New 1.1.0" in version_chart
+    assert "Old 1.0.2" in version_chart and "New 1.1.0" in version_chart
     group_chart = page.text_of(charts[1])
     assert "nevro <x> · Old" in group_chart and "med · New" in group_chart
     # one segment per non-empty outcome per bar, each titled "outcome: count"
@@ -347,7 +347,7 @@ def test_explain_format_html_refuses_stored_results(tmp_path: Path) -> None:
 def test_diff_format_html(tmp_path: Path) -> None:
     new = tmp_path / "new.yaml"
     new.write_text((ROOT / "criteria/helse-vest/anbefaling-3.yaml").read_text("utf-8")
-                   .replace("version: 1.0.1", "version: 1.1.0"), encoding="utf-8")
+                   .replace("version: 1.0.2", "version: 1.1.0"), encoding="utf-8")
     code, out, _ = _run("diff", A3, str(new), str(ROOT / "examples/anbefaling-3-patients.jsonl"),
                         "--id-field", "patient", "--format", "html")
     assert code == 0

@@ -184,7 +184,7 @@ def test_a_quoted_number_in_a_variant_is_reported_at_its_value_not_at_extends(
 
 
 def test_a_version_bump_without_a_changelog_entry_is_an_error(tree: Path) -> None:
-    line, _ = edit(tree, BASE, "\nversion: 1.0.1", "\nversion: 1.1.0")
+    line, _ = edit(tree, BASE, "\nversion: 1.0.2", "\nversion: 1.1.0")
     d = the_error(tree, BASE)
     assert d.code == "no_changelog_entry"
     at(d, line + 1, 10)

@@ -439,7 +439,7 @@ def test_any_semantic_edit_changes_the_hash(tmp_path: Path, old: str, new: str) 
 
 def test_the_hash_is_part_of_the_set_reference(shipped_set: ast.CriteriaSet) -> None:
     ref = shipped_set.ref
-    assert (ref.id, ref.version, ref.sha256) == ("helse-vest/anbefaling-3", "1.0.1",
+    assert (ref.id, ref.version, ref.sha256) == ("helse-vest/anbefaling-3", "1.0.2",
                                                   shipped_set.sha256)
 
 

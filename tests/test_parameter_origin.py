@@ -35,7 +35,7 @@ def test_every_trace_says_where_each_parameter_value_comes_from(
 
 
 def test_anbefaling_3_marks_the_reports_figure_and_the_local_choices() -> None:
-    result = koordrules.evaluate(CATALOG.get("helse-vest/anbefaling-3@1.0.1"), RECORD)
+    result = koordrules.evaluate(CATALOG.get("helse-vest/anbefaling-3@1.0.2"), RECORD)
     assert result.trace is not None
     origin = {p.name: p.from_source for p in result.trace.parameters}
     # «minst to av kriteriene B-D» is in the report; «flere» and «f.eks. utover seks

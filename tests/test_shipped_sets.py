@@ -78,8 +78,9 @@ def test_variants_resolve_to_the_newest_matching_base_and_keep_provenance(
         "diagnosis_coordinator", "already_has_coordinator", "coordinator_likely"]
     for ref in ("helse-bergen/buk-nefrologi", "helse-bergen/spinalenheten",
                 "helse-vest/anbefaling-2-ruting"):
-        assert catalog.get(ref).extends == "helse-vest/anbefaling-3@1.0.1"
+        assert catalog.get(ref).extends == "helse-vest/anbefaling-3@1.0.2"
         # a published older version keeps the base it was locked with
+        assert catalog.get(f"{ref}@1.1.0").extends == "helse-vest/anbefaling-3@1.0.1"
         assert catalog.get(f"{ref}@1.0.0").extends == "helse-vest/anbefaling-3@1.0.0"
     assert [r.id for r in catalog.get("helse-vest/anbefaling-2-ruting").rules] == [
         "already_has_coordinator", "refer_to_ke", "coordinator_likely"]

@@ -396,7 +396,7 @@ def test_a_variant_outside_any_catalogue_extends_the_shipped_one(tmp_path: Path)
     path.write_text(HEAD.format(name="local", extends="helse-vest/anbefaling-3@^1.0.0")
                     + "parameters:\n  long_term_months: {value: 12}\n", encoding="utf-8")
     cs = load(path)
-    assert cs.extends == "helse-vest/anbefaling-3@1.0.1"
+    assert cs.extends == "helse-vest/anbefaling-3@1.0.2"
     assert cs.parameter("long_term_months") is not None
 
 

@@ -38,6 +38,8 @@ from koordrules.trace import (
     TraceValue,
     parameter_traces,
     portable_span,
+    reading_traces,
+    readings_list,
     span_dict,
     trace_value,
 )
@@ -181,6 +183,8 @@ class TraceBuilder:
         self._parameters_json = _dumps([
             {"name": p.name, "value": json.loads(_value_json(p.value)), "unit": p.unit,
              "origin": p.origin, "from_source": p.from_source} for p in self._parameters])
+        self._readings = reading_traces(cs)
+        self._readings_json = _dumps(readings_list(self._readings))
         self._criterion_sentences: dict[tuple[int, Any], ast.LocalText] = {
             (i, v): criterion_sentence(c, v)
             for i, c in enumerate(cs.criteria) for v in (True, False, None)
@@ -311,7 +315,7 @@ class TraceBuilder:
         if chosen is not None:
             rules.append(self._otherwise[chosen])
         return make(Trace, (tuple(criteria), tuple(rules), self._sentence(lazy), redact,
-                            self._parameters))
+                            self._parameters, self._readings))
 
     # ---- writing ------------------------------------------------------------------------
 
@@ -357,7 +361,8 @@ class TraceBuilder:
         w.literal('], "sentence": ')
         w.slot(2 * n_criteria)
         w.literal(f', "redacted": {_value_json(redact)}, '
-                  f'"parameters": {self._parameters_json}}}')
+                  f'"parameters": {self._parameters_json}, '
+                  f'"local_readings": {self._readings_json}}}')
         found = w.done()
         self._json_templates[key] = found
         return found

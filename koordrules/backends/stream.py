@@ -109,8 +109,9 @@ def evaluate_stream(program: Program, data: Any, output: str | Path | Sink, *,
     ignore = ignore | (frozenset(kept) - set(program.input_names))
     require("polars", "polars")
     run = _Run(program, backend, strict, ignore, kept, on_error, on_problem)
-    # a file is written by a second thread, and the next chunk is read by a third, while
-    # this one evaluates (pyarrow and polars release the GIL): at most a few chunks in memory
+    # a file is written by one thread and the next chunk read by another while this one
+    # evaluates, and on polars and DuckDB two chunks evaluate side by side (pyarrow, polars
+    # and DuckDB release the GIL): at most a few chunks in memory
     writer: Any = output if callable(output) else _Background(OutputFile(Path(output)))
     chunks = _chunks(program, data, strict, ignore, kept, chunk_size)
     try:

@@ -4,7 +4,6 @@ an embedded, in-memory DuckDB over the validated Arrow table. Needs ``koordrules
 from __future__ import annotations
 
 import functools
-import threading
 from typing import TYPE_CHECKING, Any
 
 from koordrules import ast
@@ -46,30 +45,14 @@ class Session:
         self.con = duckdb.connect()
         # no progress bar: DuckDB would print it on stdout, among a run's results
         self.con.execute("SET enable_progress_bar = false")
-        self.owner = threading.current_thread()
-        self.local = threading.local()
-        self.lock = threading.Lock()
-        self.cursors: list[Any] = []
 
     def _run(self, table: pa.Table) -> pa.Table:
-        # a thread of its own gets a cursor of its own (DuckDB runs one query at a time on a
-        # connection; cursors share the database), so chunks can run side by side
-        con = self.con if threading.current_thread() is self.owner else self._cursor()
-        con.register("records", table)
+        self.con.register("records", table)
         try:
-            result: pa.Table = con.sql(self.sql).to_arrow_table()
+            result: pa.Table = self.con.sql(self.sql).to_arrow_table()
         finally:
-            con.unregister("records")
+            self.con.unregister("records")
         return result
-
-    def _cursor(self) -> Any:
-        con = getattr(self.local, "con", None)
-        if con is None:
-            con = self.local.con = self.con.cursor()
-            con.execute("SET enable_progress_bar = false")  # per connection, as above
-            with self.lock:
-                self.cursors.append(con)
-        return con
 
     def __call__(self, table: pa.Table) -> pa.Table:
         """The query over ``table`` (validated inputs and the carried columns
@@ -95,8 +78,6 @@ class Session:
         return pa.Table.from_arrays(columns, names=names)
 
     def close(self) -> None:
-        for con in self.cursors:
-            con.close()
         self.con.close()
 
     def __enter__(self) -> Session:

@@ -109,15 +109,16 @@ def evaluate_stream(program: Program, data: Any, output: str | Path | Sink, *,
     ignore = ignore | (frozenset(kept) - set(program.input_names))
     require("polars", "polars")
     run = _Run(program, backend, strict, ignore, kept, on_error, on_problem)
-    # a file is written by a second thread, and the next chunk is read by a third, while
-    # this one evaluates (pyarrow and polars release the GIL): at most a few chunks in memory
+    # a file is written by one thread and the next chunk read by another while this one
+    # evaluates, and on polars two chunks evaluate side by side (pyarrow and polars release
+    # the GIL): at most a few chunks in memory
     writer: Any = output if callable(output) else _Background(OutputFile(Path(output)))
     chunks = _chunks(program, data, strict, ignore, kept, chunk_size)
     try:
         total = None
         empty: pl.DataFrame | None = None  # the result's columns, when no row is written
-        for chunk, total in _prefetch(chunks):
-            result = run.chunk(chunk)
+        for (chunk, total), done in _ahead(_prefetch(chunks), run.work, run.workers):
+            result = run.account(chunk, done)
             if result.height:
                 writer(result)
             elif empty is None:
@@ -185,6 +186,33 @@ def _prefetch(items: Iterator[Any]) -> Iterator[Any]:
     finally:
         stop.set()
         thread.join()
+
+
+def _ahead(items: Iterator[Any], work: Callable[[Any], Any],
+           workers: int) -> Iterator[tuple[Any, Any]]:
+    """``(item, work(item))`` for each item, in order; with ``workers`` > 1 that many items
+    are worked on at once by a pool of threads (polars releases the GIL while it computes,
+    so two chunks evaluate on two cores), the next one submitted as each is handed out."""
+    if workers <= 1:
+        for item in items:
+            yield item, work(item[0])
+        return
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pending: list[tuple[Any, Future[Any]]] = []
+    with ThreadPoolExecutor(workers, thread_name_prefix="koordrules-chunk") as pool:
+        try:
+            for item in items:
+                pending.append((item, pool.submit(work, item[0])))
+                if len(pending) >= workers:
+                    first, future = pending.pop(0)
+                    yield first, future.result()
+            while pending:
+                first, future = pending.pop(0)
+                yield first, future.result()
+        finally:  # stopped early (an error): drop what is queued
+            for _, future in pending:
+                future.cancel()
 
 
 class _Background:
@@ -405,14 +433,26 @@ class _Run:
         if self.on_problem is not None:
             self.on_problem(found)
 
+    @property
+    def workers(self) -> int:
+        """Chunks evaluated at once: two on polars (it releases the GIL while it computes),
+        else one (the python backend holds the GIL; on DuckDB, a cursor per thread gained
+        nothing measurable, DuckDB already spreads one query over the cores)."""
+        return 2 if self.backend == "polars" else 1
+
     def chunk(self, chunk: Chunk) -> pl.DataFrame:
+        return self.account(chunk, self.work(chunk))
+
+    def work(self, chunk: Chunk) -> tuple[list[tuple[int, KoordError]], pl.DataFrame]:
+        """A chunk's rows left out (number and error) and its result rows; no counts
+        change, so chunks can be worked on side by side."""
         start, rows = chunk
         numbers: Sequence[int]
+        found: list[tuple[int, KoordError]] = []
         if isinstance(rows, list):
-            numbers, table = self._records(rows)
+            numbers, table = self._records(rows, found)
         else:
-            numbers, table = self._table(start, rows)
-        self.rows += len(rows) if isinstance(rows, list) else rows.num_rows
+            numbers, table = self._table(start, rows, found)
         result = self._evaluate(table)
         import polars as pl
 
@@ -420,13 +460,24 @@ class _Run:
             row = pl.int_range(numbers.start, numbers.stop, dtype=pl.Int64, eager=True)
         else:
             row = pl.Series(numbers, dtype=pl.Int64)
-        result = result.insert_column(0, row.alias(ROW))
+        return found, result.insert_column(0, row.alias(ROW))
+
+    def account(self, chunk: Chunk,
+                done: tuple[list[tuple[int, KoordError]], pl.DataFrame]) -> pl.DataFrame:
+        """Count a worked chunk, in input order: its problems first (the first stops the run
+        with ``on_error="raise"``), then its rows and outcomes."""
+        found, result = done
+        for number, error in found:
+            self.problem(number, error)
+        rows = chunk[1]
+        self.rows += len(rows) if isinstance(rows, list) else rows.num_rows
         self.written += result.height
         for outcome, count in result.get_column("outcome").value_counts().iter_rows():
             self.outcomes[outcome] += count
         return result
 
-    def _records(self, rows: list[tuple[int, Any]]) -> tuple[list[int], Any]:
+    def _records(self, rows: list[tuple[int, Any]],
+                 found: list[tuple[int, KoordError]]) -> tuple[list[int], Any]:
         """Validate numbered records one by one; the good ones as an Arrow table of inputs
         and carried columns (or as records, for the python backend)."""
         from koordrules.backends.arrow import from_inputs, kept_array
@@ -438,16 +489,16 @@ class _Run:
         kept: list[list[Any]] = [[] for _ in self.kept]
         for number, record in rows:
             if isinstance(record, KoordError):
-                self.problem(number, record)
+                found.append((number, record))
                 continue
             if not isinstance(record, Mapping):
-                self.problem(number, InputError("a record is a JSON object",
-                                                code="bad_record"))
+                found.append((number, InputError("a record is a JSON object",
+                                                 code="bad_record")))
                 continue
             try:
                 xs, _ = inputs(record, strict=self.strict, ignore=self.ignore)
             except InputError as ex:
-                self.problem(number, ex)
+                found.append((number, ex))
                 continue
             numbers.append(number)
             if self.backend == "python":
@@ -464,7 +515,8 @@ class _Run:
             table = table.append_column(keep_name(i), kept_array(name, values))
         return numbers, table
 
-    def _table(self, start: int, table: pa.Table) -> tuple[Sequence[int], Any]:
+    def _table(self, start: int, table: pa.Table,
+               found: list[tuple[int, KoordError]]) -> tuple[Sequence[int], Any]:
         """Validate a table chunk column-wise; if a row is bad, find every bad row (record by
         record) and leave those out."""
         from koordrules.backends.arrow import kept_column, validate_table, with_kept
@@ -482,7 +534,7 @@ class _Run:
                 try:
                     inputs(record, strict=self.strict, ignore=self.ignore)
                 except InputError as bad:
-                    self.problem(start + i, bad)
+                    found.append((start + i, bad))
                     continue
                 good.append(i)
             table = table.take(pa.array(good, type=pa.int64()))

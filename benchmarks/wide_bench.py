@@ -2,13 +2,15 @@
 
     python benchmarks/wide_bench.py [--records 2000] [--timeout 180] [--quick] [--out FILE]
 
-Four families of generated sets, each at growing width, as in the issue's reports:
+Five families of generated sets, each at growing width, as in the issue's reports:
 
 * ``and``: one criterion ``a and b and … `` over 26 boolean inputs, up to 1,660 terms (the
   10,000-character limit of an expression);
 * ``in``: ``i in [0, 1, …]`` with up to 3,300 items;
 * ``at_least``: ``at_least(3, a, b, …)`` over up to 3,300 names;
-* ``rules``: up to 200 outcome rules, each ``x0 > r or … or x19 > r`` over 20 inputs.
+* ``rules``: up to 200 outcome rules, each ``x0 > r or … or x19 > r`` over 20 inputs;
+* ``int_chain``: ``i + 1 + … + 1 > 0``, nested (not wide) integer arithmetic to depth 32,
+  where a lowering that writes an operand twice grows exponentially.
 
 For each width, one child process loads and checks the set (``load``), compiles it
 (``compile``), prints it as DuckDB SQL (``to_sql``, with its size), and evaluates
@@ -46,9 +48,11 @@ FAMILIES: dict[str, tuple[int, ...]] = {
     "in": (200, 825, 1650, 3300),
     "at_least": (200, 825, 1650, 3300),
     "rules": (25, 50, 100, 200),
+    "int_chain": (4, 8, 16, 32),
 }
 QUICK: dict[str, tuple[int, ...]] = {"and": (100, 400), "in": (200, 800),
-                                     "at_least": (200, 800), "rules": (10, 40)}
+                                     "at_least": (200, 800), "rules": (10, 40),
+                                     "int_chain": (4, 8)}
 
 HEADER = """\
 id: bench/wide-{kind}
@@ -95,6 +99,9 @@ def criteria_text(family: str, width: int) -> str:
         return (head + "inputs:\n" + inputs + "criteria:\n  Wide:\n    title: wide\n"
                 "    when: x0 > 0\noutcomes:\n" + rules
                 + "  - {id: rest, title: rest, otherwise: true}\n")
+    if family == "int_chain":  # nested, not wide: i + 1 + ... + 1 > 0, depth = width
+        return (head + "inputs:\n  i: {type: integer, kind: data}\n"
+                + ONE_CRITERION.format(expr="i" + " + 1" * width + " > 0"))
     raise ValueError(family)
 
 
@@ -105,6 +112,8 @@ def records(family: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
     for k in range(n):
         if family == "in":
             out.append({"i": k % 20} if k % 17 else {})
+        elif family == "int_chain":
+            out.append({"i": rng.randrange(-2**62, 2**62)} if k % 17 else {})
         elif family == "rules":
             out.append({f"x{j}": rng.randrange(-50, 250) for j in range(20) if rng.random() > 0.05})
         else:  # mostly true, so an and-chain is decided late

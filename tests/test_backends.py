@@ -395,3 +395,44 @@ def test_cli_eval_backend_prints_one_line_per_record(backend: str, tmp_path: Pat
     if backend != "python":
         assert main(["eval", "helse-vest/anbefaling-3", str(path), "--backend", backend,
                      "--trace"], out=io.StringIO(), err=io.StringIO()) == 2
+
+
+NESTED = """\
+id: t/nested
+version: 1.0.0
+title: Nested
+status: draft
+effective_from: 2024-01-01
+source:
+  document: test
+inputs:
+  i: {type: integer, kind: data}
+criteria:
+  Deep:
+    title: deep
+    when: i EXPR > 0
+outcomes:
+  - {id: hit, title: hit, when: Deep}
+  - {id: rest, title: rest, otherwise: true}
+"""
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "spark"])
+def test_nested_integer_arithmetic_writes_its_operand_once_per_level(dialect: str) -> None:
+    # the out-of-range check wrote the operand twice (LEAST/GREATEST printed as a CASE,
+    # NULLIF expanded by DuckDB): 4^k copies for k nested additions
+    quote = "`" if dialect == "spark" else '"'
+
+    def copies(depth: int) -> int:
+        cs = koordrules.load_text(NESTED.replace("EXPR", " + 1" * depth), file="n.yaml")
+        return to_sql(cs, dialect=dialect, pretty=False).count(f"{quote}i{quote}")
+
+    assert copies(16) - copies(8) == copies(8) - copies(0) == 8
+    cs = koordrules.load_text(NESTED.replace("EXPR", " + 1" * 16), file="n.yaml")
+    records = [{"i": 1}, {"i": 2**63 - 10}, {"i": -(2**63)}, {}]
+    want = [evaluate(cs, r).outcome for r in records]
+    assert want == ["hit", None, "rest", None]
+    program = koordrules.compile(cs)
+    for backend in ("polars", "duckdb"):
+        got = [r["outcome"] for r in rows(evaluate_batch(program, records, backend=backend))]
+        assert got == want, backend

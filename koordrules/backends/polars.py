@@ -96,8 +96,9 @@ class PolarsOps(Ops[Any]):
     def int_arith(self, op: str, a: pl.Expr, b: pl.Expr) -> Any:
         pl = self.pl
         wide = self.arith(op, a.cast(pl.Int128), b.cast(pl.Int128))
-        low, high = (pl.lit(v, dtype=pl.Int128) for v in INT64)
-        return pl.when(wide.is_between(low, high)).then(wide).cast(pl.Int64)
+        # a non-strict cast makes a result outside int64 null: one use of the operands, so
+        # nested arithmetic stays linear (a when/then on ``wide`` wrote it twice, 2^k copies)
+        return wide.cast(pl.Int64, strict=False)
 
     def finite(self, e: pl.Expr) -> Any:
         return self.pl.when(e.is_finite()).then(e)

@@ -129,17 +129,15 @@ class SqlOps(Ops[E]):
         return self.exp.Paren(this=self.exp.Neg(this=self.p(e)))
 
     def int_arith(self, op: str, a: E, b: E) -> E:
-        # exact in DECIMAL(38, 0) (a product of two int64 fits), then out-of-range results
-        # clamped to a sentinel just outside int64 and the sentinels made NULL: one use of
-        # the operands, so nested arithmetic stays linear in size
+        # exact in DECIMAL(38, 0) (a product of two int64 fits), then NULL outside int64:
+        # TRY_CAST, printed as is for DuckDB; for the other dialects :func:`printed` writes
+        # it as a clamp (see :func:`_clamped`). Either way one use of the operands, so nested
+        # arithmetic stays linear in size and in DuckDB's work
         exp = self.exp
         wide = exp.DataType.build("DECIMAL(38, 0)")
         cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[op]
         r = cls(this=exp.Cast(this=a, to=wide), expression=exp.Cast(this=b, to=wide))
-        low, high = self.lit(INT64[0] - 1), self.lit(INT64[1] + 1)
-        clamped = exp.Greatest(this=exp.Least(this=r, expressions=[high]), expressions=[low])
-        inside = exp.Nullif(this=exp.Nullif(this=clamped, expression=high), expression=low)
-        return exp.Cast(this=inside, to=exp.DataType.build("BIGINT"))
+        return exp.TryCast(this=r, to=exp.DataType.build("BIGINT"))
 
     def finite(self, e: E) -> E:
         exp = self.exp
@@ -310,8 +308,7 @@ def to_sql(cs: ast.CriteriaSet, *, dialect: str = "duckdb", table: str = "record
         raise KoordError(f"unknown SQL dialect {dialect!r}; use one of {', '.join(DIALECTS)}",
                          code="unknown_dialect")
     check_names(cs, dialect)
-    return str(query(cs, table, tuple(dict.fromkeys(keep))).sql(dialect=dialect,
-                                                                 pretty=pretty))
+    return printed(query(cs, table, tuple(dict.fromkeys(keep))), dialect, pretty)
 
 
 def check_names(cs: ast.CriteriaSet, dialect: str) -> None:
@@ -337,6 +334,30 @@ def check_names(cs: ast.CriteriaSet, dialect: str) -> None:
                           f"{limit} byte av eit namn, så skriv eit kortare namn"})
 
 
+def _clamped(node: Any) -> Any:
+    """A TRY_CAST to BIGINT (only :meth:`SqlOps.int_arith` makes one) as a clamp: the value
+    clamped to a sentinel just outside int64 and the sentinels made NULL. LEAST/GREATEST are
+    marked null-skipping so that sqlglot prints them as they are, not as a CASE that writes
+    the operand twice; a NULL clamps to the high sentinel and becomes NULL again."""
+    exp = require("sqlglot.expressions", "sql")
+    if not isinstance(node, exp.TryCast):
+        return node
+    low, high = SqlOps().lit(INT64[0] - 1), SqlOps().lit(INT64[1] + 1)
+    clamped = exp.Greatest(this=exp.Least(this=node.this, expressions=[high], ignore_nulls=True),
+                           expressions=[low], ignore_nulls=True)
+    inside = exp.Nullif(this=exp.Nullif(this=clamped, expression=high), expression=low)
+    return exp.Cast(this=inside, to=exp.DataType.build("BIGINT"))
+
+
+def printed(tree: Any, dialect: str, pretty: bool) -> str:
+    """``tree`` as SQL for ``dialect``. DuckDB runs TRY_CAST; PostgreSQL has none, and
+    DuckDB expands NULLIF into a CASE that evaluates its operand twice, so only DuckDB gets
+    TRY_CAST and the others the clamp."""
+    if dialect != "duckdb":
+        tree = tree.transform(_clamped)
+    return str(tree.sql(dialect=dialect, pretty=pretty))
+
+
 @functools.lru_cache(maxsize=64)
 def mask_query(cs: ast.CriteriaSet, table: str = "records") -> tuple[str, list[str]] | None:
     """The DuckDB query with ``missing`` as a bit mask (:func:`query` with ``mask``) and the
@@ -344,4 +365,4 @@ def mask_query(cs: ast.CriteriaSet, table: str = "records") -> tuple[str, list[s
     names = [name for _, name in lower(cs, SqlOps()).missing_flags]
     if len(names) > MASK_BITS:
         return None
-    return str(query(cs, table, (), True).sql(dialect="duckdb", pretty=False)), names
+    return printed(query(cs, table, (), True), "duckdb", False), names

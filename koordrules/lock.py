@@ -33,7 +33,6 @@ that its content is still exactly what produced the result.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from koordrules import ast
-from koordrules.catalog import Catalog, criteria_files
+from koordrules.catalog import Catalog, criteria_files, data_sha256
 from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError
 from koordrules.loader import read
 from koordrules.span import Span
@@ -182,7 +181,7 @@ def published_data(root: str | Path) -> list[Published]:
                 doc = read_yaml(path, raw_keys=())
             except KoordError:
                 continue  # `check` reports why
-            sha = hashlib.sha256(doc.canonical().encode("utf-8")).hexdigest()
+            sha = data_sha256(path)
             found.append(Published(spec.key, sha, path.relative_to(base).as_posix(),
                                    spec.status, doc))
     return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -218,16 +219,16 @@ def locked_bases(path: str | Path) -> dict[str, str]:
     return _lock_field(lock, "base")
 
 
-def _lock_field(lock: Path | None, name: str) -> dict[str, str]:
-    """``id@version`` → the text field ``name`` of each entry of a lock file (no file, or a
-    file that does not read: empty)."""
+def _lock_field(lock: Path | None, name: str, section: str = "sets") -> dict[str, str]:
+    """``id@version`` → the text field ``name`` of each entry in ``section`` of a lock file
+    (no file, or a file that does not read: empty)."""
     if lock is None or not lock.is_file():
         return {}
     try:
         doc = read_yaml(lock, raw_keys=())
     except KoordError:
         return {}
-    sets = doc.data.get("sets") if isinstance(doc.data, Mapping) else None
+    sets = doc.data.get(section) if isinstance(doc.data, Mapping) else None
     if not isinstance(sets, Mapping):
         return {}
     return {str(key): entry[name] for key, entry in sets.items()
@@ -269,6 +270,29 @@ def load(path: str | Path) -> ast.CriteriaSet:
 def locked_hashes(root: str | Path) -> dict[str, str]:
     """``id@version`` → sha256 for every set in ``root``'s own lock file (none: empty)."""
     return _lock_field(Path(root) / LOCK_FILE, "sha256")
+
+
+def data_sha256(path: str | Path) -> str:
+    """The content hash of a versioned data file (indicators, journal template): the sha256
+    of its canonical YAML data, so comments and layout do not count."""
+    doc = read_yaml(path, raw_keys=())
+    return hashlib.sha256(doc.canonical().encode("utf-8")).hexdigest()
+
+
+def locked_data(root: str | Path) -> dict[str, str]:
+    """``id@version`` → sha256 for every data file in ``root``'s own lock (``data:``)."""
+    return _lock_field(Path(root) / LOCK_FILE, "sha256", "data")
+
+
+def shipped_locked(key: str, path: str | Path) -> bool:
+    """Whether the shipped data file ``path`` (``id@version`` ``key``) is in the shipped lock
+    with exactly this content: only such a file is served by default."""
+    return _shipped_data_lock().get(key) == data_sha256(path)
+
+
+@functools.cache
+def _shipped_data_lock() -> dict[str, str]:
+    return locked_data(criteria_dir())
 
 
 @functools.cache

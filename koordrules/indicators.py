@@ -30,6 +30,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from koordrules.ast import InputDecl, LocalText
+from koordrules.catalog import shipped_locked
 from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError
 from koordrules.fileformat import DataFileHeader
 from koordrules.inputs import from_text
@@ -156,8 +157,14 @@ def indicator_files(root: str | Path) -> list[Path]:
 
 def builtin_indicators(ref: str = DEFAULT_INDICATORS) -> IndicatorFile:
     """The shipped indicator file ``ref`` (``id``, its active version; or ``id@version``)."""
-    found = pick_version(map(load_indicators, indicator_files(criteria_dir())), ref)
+    loaded = [(load_indicators(p), p) for p in indicator_files(criteria_dir())]
+    found = pick_version([s for s, p in loaded if shipped_locked(s.key, p)], ref)
     if found is None:
+        if pick_version([s for s, _ in loaded], ref) is not None:
+            raise CatalogError(f"the indicator file {ref!r} is in the shipped catalogue but not "
+                               "in its lock with this content, so it is not served; lock it "
+                               "(koordrules lock) or name the file with --indicators",
+                               code="not_locked")
         raise CatalogError(f"no indicator file {ref!r} in the shipped catalogue", code="not_found")
     return found
 

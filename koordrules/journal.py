@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from koordrules.ast import CriteriaSet, LocalText
+from koordrules.catalog import shipped_locked
 from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError, UndecidedError
 from koordrules.fileformat import DataFileHeader
 from koordrules.resources import criteria_dir, files_with_suffix, pick_version
@@ -168,7 +169,13 @@ def journal_files(root: str | Path) -> list[Path]:
 
 def builtin_journal_template(ref: str = DEFAULT_JOURNAL) -> JournalTemplate:
     """The shipped template ``ref`` (``id``: its active version; or ``id@version``)."""
-    found = pick_version(map(load_journal_template, journal_files(criteria_dir())), ref)
+    loaded = [(load_journal_template(p), p) for p in journal_files(criteria_dir())]
+    found = pick_version([s for s, p in loaded if shipped_locked(s.key, p)], ref)
+    if found is None and pick_version([s for s, _ in loaded], ref) is not None:
+        raise CatalogError(f"the journal template {ref!r} is in the shipped catalogue but not in "
+                           "its lock with this content, so it is not served; lock it "
+                           "(koordrules lock) or name the file with --journal-template",
+                           code="not_locked")
     if found is None:
         raise CatalogError(f"no journal template {ref!r} in the shipped catalogue",
                            code="not_found")

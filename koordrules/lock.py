@@ -33,7 +33,6 @@ that its content is still exactly what produced the result.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from koordrules import ast
-from koordrules.catalog import Catalog, criteria_files
+from koordrules.catalog import Catalog, criteria_files, data_sha256
 from koordrules.errors import CatalogError, CriteriaError, Diagnostic, KoordError
 from koordrules.loader import read
 from koordrules.span import Span
@@ -182,7 +181,7 @@ def published_data(root: str | Path) -> list[Published]:
                 doc = read_yaml(path, raw_keys=())
             except KoordError:
                 continue  # `check` reports why
-            sha = hashlib.sha256(doc.canonical().encode("utf-8")).hexdigest()
+            sha = data_sha256(path)
             found.append(Published(spec.key, sha, path.relative_to(base).as_posix(),
                                    spec.status, doc))
     return found
@@ -243,6 +242,17 @@ def _violation(p: Published, entry: LockEntry, noun: str = "set") -> Diagnostic:
         "error", "version_reused",
         f"version {version} of {set_id} is already locked for different content (from "
         f"{entry.file}): use a new version", p.version_span, p.doc.file)
+
+
+def _second_copy(p: Published, seen: dict[str, Published], noun: str = "set") -> Diagnostic | None:
+    """``version_reused`` when another file already claimed ``p.key`` with other content;
+    otherwise ``p`` is recorded in ``seen`` and there is no problem."""
+    first = seen.get(p.key)
+    if first is not None and first.sha256 != p.sha256:
+        assert first.sha256 is not None
+        return _violation(p, LockEntry(sha256=first.sha256, file=first.file), noun)
+    seen[p.key] = p
+    return None
 
 
 def _unreadable(path: Path) -> bool:
@@ -315,12 +325,10 @@ def _verify_group(root: str | Path, found: list[Published], locked: dict[str, Lo
     seen: dict[str, Published] = {}
     for p in found:
         entry = locked.get(p.key)
-        if p.key in seen and seen[p.key].sha256 != p.sha256:
-            first = seen[p.key]
-            assert first.sha256 is not None
-            problems.append(_violation(p, LockEntry(sha256=first.sha256, file=first.file), noun))
+        second = _second_copy(p, seen, noun)
+        if second is not None:
+            problems.append(second)
             continue
-        seen[p.key] = p
         if entry is None:
             problems.append(Diagnostic(
                 "error", "lock_missing",
@@ -404,11 +412,10 @@ def update_lock(root: str | Path, *, force: bool = False) -> LockUpdate:
                 "error", "not_resolved", f"{p.key} does not load (see `koordrules check`), so "
                 "it cannot be locked", p.version_span, p.doc.file))
             continue
-        if p.key in seen and seen[p.key].sha256 != p.sha256:
-            refused.append(_violation(p, LockEntry(sha256=seen[p.key].sha256,
-                                                   file=seen[p.key].file)))
+        second = _second_copy(p, seen)
+        if second is not None:
+            refused.append(second)
             continue
-        seen[p.key] = p
         entry = entries.get(p.key)
         assert p.sha256 is not None
         new = LockEntry(sha256=p.sha256, file=p.file, status=p.status, base=p.base)
@@ -443,12 +450,10 @@ def _update_group(old: dict[str, LockEntry], found: list[Published], force: bool
     seen: dict[str, Published] = {}
     for p in found:
         assert p.sha256 is not None
-        if p.key in seen and seen[p.key].sha256 != p.sha256:
-            first = seen[p.key]
-            assert first.sha256 is not None
-            refused.append(_violation(p, LockEntry(sha256=first.sha256, file=first.file), noun))
+        second = _second_copy(p, seen, noun)
+        if second is not None:
+            refused.append(second)
             continue
-        seen[p.key] = p
         entry = entries.get(p.key)
         if entry is not None and entry.sha256 != p.sha256:
             if not entry.open_for(p) and not force:

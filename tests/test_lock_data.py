@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,38 @@ def test_check_reports_an_unbumped_edit_of_a_data_file(
     code = main(["check", str(tree)])
     assert code != 0
     assert "version_not_bumped" in out.getvalue() + err.getvalue()
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The shipped catalogue as an editor's working tree installs it, with the indicator file
+    and the journal template edited after the last `koordrules lock`."""
+    from koordrules import catalog, indicators, journal
+
+    root = tmp_path / "criteria"
+    shutil.copytree(CRITERIA, root)
+    for module in (catalog, indicators, journal):
+        monkeypatch.setattr(module, "criteria_dir", lambda: root)
+    catalog._shipped_data_lock.cache_clear()
+    yield root
+    catalog._shipped_data_lock.cache_clear()
+
+
+def test_the_shipped_data_files_are_served_only_as_locked(installed: Path) -> None:
+    from koordrules import CatalogError
+    from koordrules.indicators import builtin_indicators
+    from koordrules.journal import builtin_journal_template
+
+    assert builtin_indicators().key == "helse-vest/indikatorar@1.0.0"
+    assert builtin_journal_template().key == "ous/koordinator-journalnotat@1.0.0"
+    edit(installed / "helse-vest" / "koordinator.indicators.yaml", "unit_field: unit",
+         "unit_field: post")
+    edit(installed / "ous" / "koordinator-journalnotat.journal.yaml", "Om det er oppnevnt KO",
+         "Om det er oppnevnt koordinator")
+    for load in (builtin_indicators, builtin_journal_template):
+        with pytest.raises(CatalogError) as caught:
+            load()
+        assert caught.value.code == "not_locked"
+    with pytest.raises(CatalogError) as missing:
+        builtin_indicators("helse-vest/finst-ikkje")
+    assert missing.value.code == "not_found"

@@ -333,3 +333,28 @@ def test_a_structural_error_in_one_case_is_one_error_and_the_other_cases_run(
     assert d.code == "schema_error" and fix in d.message, str(d)
     at(d, text.count("\n", 0, at_char) + 1 + where[0], where[1])
     assert len(suite.results) == total - 1 and not suite.failures
+
+
+def test_check_speaks_bokmal_by_default_and_english_with_lang_en(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """People read bokmål: ``check`` gives its messages and its last line in bokmål unless
+    ``--lang en`` is given; the message's code and position are the same in both."""
+    from koordrules.cli import main
+
+    tree = tmp_path / "criteria"
+    shutil.copytree(criteria_dir(), tree)
+    line, _ = edit(tree, BASE, "    value: 6\n    unit: months\n",
+                   '    value: "6"\n    unit: months\n')
+    assert main(["check", str(tree)]) == 1
+    nb = capsys.readouterr()
+    assert main(["check", "--lang", "en", str(tree)]) == 1
+    en = capsys.readouterr()
+    [nb_line] = [x for x in nb.out.splitlines() if "parameter_as_text" in x]
+    [en_line] = [x for x in en.out.splitlines() if "parameter_as_text" in x]
+    assert f"anbefaling-3.yaml:{line}:12: parameter_as_text:" in nb_line
+    assert nb_line.split(": parameter_as_text:")[0] == en_line.split(": parameter_as_text:")[0]
+    assert "skriv value: 6" in nb_line and "write value: 6" in en_line
+    # one mistake in the base, one message: not also a base_has_errors in each variant
+    assert nb.out.splitlines() == [nb_line]
+    assert nb.err.endswith("sett kontrollert: 1 feil, 0 advarsler\n"), nb.err
+    assert en.err.endswith("set(s) checked: 1 error(s), 0 warning(s)\n"), en.err

@@ -38,6 +38,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                      if is_under(d.span.file if d.span else d.file, target)]
         diagnostics = diagnostics + _data_diagnostics(target, catalog)
         diagnostics = diagnostics + _proof_diagnostics(target, catalog, diagnostics, args, err)
+        diagnostics = _without_cascades(diagnostics)
         for d in diagnostics:
             if d.severity == "error":
                 errors += 1
@@ -46,8 +47,34 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             else:
                 warnings += 1
             print(shown(d, args.lang), file=out)
-    print(f"{sets} set(s) checked: {errors} error(s), {warnings} warning(s)", file=err)
+    print(checked_line(sets, errors, warnings, args.lang), file=err)
     return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _without_cascades(diagnostics: list[Any]) -> list[Any]:
+    """One mistake, one message: a variant's ``base_has_errors`` is left out when the base's
+    own error (or, for a variant of a variant, its base's) is in the same list."""
+    covered = {str(d.span.file if d.span else d.file) for d in diagnostics
+               if d.severity == "error" and d.code != "base_has_errors"}
+    cascades = [d for d in diagnostics if d.code == "base_has_errors"]
+    dropped: list[Any] = []
+    while True:
+        more = [d for d in cascades if d not in dropped
+                and any(f"({f}:" in d.message for f in covered)]
+        if not more:
+            break
+        dropped += more
+        covered |= {str(d.span.file if d.span else d.file) for d in more}
+    return [d for d in diagnostics if not any(d is x for x in dropped)]
+
+
+def checked_line(sets: int, errors: int, warnings: int, lang: str) -> str:
+    """The last line of ``check``, in the language of its messages."""
+    if lang == "en":
+        return f"{sets} set(s) checked: {errors} error(s), {warnings} warning(s)"
+    one, many = ("advarsel", "advarsler") if lang == "nb" else ("åtvaring", "åtvaringar")
+    verb = "kontrollert" if lang == "nb" else "kontrollerte"
+    return f"{sets} sett {verb}: {errors} feil, {warnings} {one if warnings == 1 else many}"
 
 
 def _scan(target: str, given: str | None) -> tuple[Catalog, list[Any], int]:
@@ -187,9 +214,9 @@ def register_check(sub: Subparsers) -> None:
                    help="the catalogue the paths belong to (default: the nearest folder at "
                         "or above each path with a criteria.lock)")
     p.add_argument("-q", "--quiet", action="store_true", help="show errors only")
-    p.add_argument("--lang", choices=("en", "nb", "nn"), default="en",
-                   help="language of the messages: en (the default), nb (bokmål) or nn; a "
-                        "message without that text is given in English")
+    p.add_argument("--lang", choices=("nb", "nn", "en"), default="nb",
+                   help="language of the messages: nb (bokmål, the default), nn (nynorsk) or "
+                        "en; a message without a Norwegian text is given in English")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also say which checks were not run (the proofs of shadowed rules and "
                         "constant conditions need the verify extra)")

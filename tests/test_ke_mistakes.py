@@ -358,3 +358,41 @@ def test_check_speaks_bokmal_by_default_and_english_with_lang_en(
     assert nb.out.splitlines() == [nb_line]
     assert nb.err.endswith("sett kontrollert: 1 feil, 0 advarsler\n"), nb.err
     assert en.err.endswith("set(s) checked: 1 error(s), 0 warning(s)\n"), en.err
+
+
+NEVER_DECIDES = [
+    # (edits, the text the error is at (None: the new rule's item), code, fix)
+    ([("outcomes:\n", "outcomes:\n  - id: all_three\n    title: A, B og C\n"
+       "    when: A and B and C\n")], None, "shadowed_rule",
+     "move 'all_three' before 'coordinator_likely'"),
+    ([("    value: 4\n", "    value: 6\n")], "ckd_stage >= min_ckd_stage", "never_true",
+     "ckd_stage is at most 5 (its 'max')"),
+    ([("    value: 4\n", "    value: 1\n")], "ckd_stage >= min_ckd_stage", "always_true",
+     "it decides nothing"),
+]
+
+
+@pytest.mark.parametrize(("edits", "token", "code", "fix"), NEVER_DECIDES)
+def test_check_reports_a_rule_or_condition_that_decides_nothing_as_one_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], edits: list[tuple[str, str]],
+        token: str | None, code: str, fix: str) -> None:
+    """A shadowed rule, a comparison never true or always true: ``check`` gives exactly one
+    error (exit 1), at the rule or the comparison, with the fix; the Python API gives the
+    same finding as a warning so that the set loads and the proofs can run on it."""
+    from koordrules.cli import main
+
+    root = tmp_path / "criteria"
+    shutil.copytree(criteria_dir(), root)
+    for old, new in edits:
+        line, column = edit(root, VARIANT, old, new)
+    if token is None:  # the new rule: its "- id:" item, one line after "outcomes:"
+        line, column = line + 1, 5
+    else:
+        line, column = edit(root, VARIANT, token, token)
+    assert main(["check", "--lang", "en", str(root / VARIANT)]) == 1
+    captured = capsys.readouterr()
+    [message] = captured.out.splitlines()
+    assert f"buk-nefrologi.yaml:{line}:{column}: {code}: " in message, message
+    assert fix in message
+    assert captured.err.endswith("1 set(s) checked: 1 error(s), 0 warning(s)\n")
+    assert [d.severity for d in problems(root, VARIANT) if d.code == code] == ["warning"]

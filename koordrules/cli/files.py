@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,6 +27,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             errors += 1
             continue
         catalog, diagnostics, count = _scan(target, args.catalog)
+        diagnostics = _as_errors(diagnostics)
         sets += count
         from koordrules.lock import verify_path
 
@@ -38,7 +40,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                      if is_under(d.span.file if d.span else d.file, target)]
         diagnostics = diagnostics + _data_diagnostics(target, catalog)
         diagnostics = diagnostics + _proof_diagnostics(target, catalog, diagnostics, args, err)
-        diagnostics = _without_cascades(diagnostics)
+        diagnostics = _as_errors(_without_cascades(diagnostics))
         for d in diagnostics:
             if d.severity == "error":
                 errors += 1
@@ -49,6 +51,18 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(shown(d, args.lang), file=out)
     print(checked_line(sets, errors, warnings, args.lang), file=err)
     return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+_NEVER_DECIDES = frozenset({"shadowed_rule", "never_true", "always_true", "constant_criterion",
+                            "constant_condition"})
+"""A rule that can never be chosen, a condition or criterion that is constant: the set loads
+(the Python API gives these as warnings, so that ``koordrules verify`` can show a record), but
+``check`` reports each as an error: it is a mistake in the file, and exits 1."""
+
+
+def _as_errors(diagnostics: list[Any]) -> list[Any]:
+    return [replace(d, severity="error") if d.code in _NEVER_DECIDES else d
+            for d in diagnostics]
 
 
 def _without_cascades(diagnostics: list[Any]) -> list[Any]:

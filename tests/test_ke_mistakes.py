@@ -396,3 +396,24 @@ def test_check_reports_a_rule_or_condition_that_decides_nothing_as_one_error(
     assert fix in message
     assert captured.err.endswith("1 set(s) checked: 1 error(s), 0 warning(s)\n")
     assert [d.severity for d in problems(root, VARIANT) if d.code == code] == ["warning"]
+
+
+@pytest.mark.parametrize(("old", "new", "where", "code", "fix", "fix_nb"),
+                         YAML_SLIPS + [(o, n, (0, off + 1), c, f, nb)
+                                       for o, n, off, c, f, nb in EXPRESSION_SLIPS])
+def test_check_prints_one_message_for_one_slip_and_no_false_lock_message(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str,
+        where: tuple[int, int], code: str, fix: str, fix_nb: str) -> None:
+    """The same slips through ``koordrules check`` on the whole catalogue, in bokmål: one
+    line (not also a ``lock_stale`` or a ``base_has_errors`` per variant), with the fix."""
+    from koordrules.cli import main
+
+    root = tmp_path / "criteria"
+    shutil.copytree(criteria_dir(), root)
+    line, _ = edit(root, BASE, old, new)
+    assert main(["check", str(root)]) == 1
+    captured = capsys.readouterr()
+    [message] = captured.out.splitlines()
+    assert f"anbefaling-3.yaml:{line + where[0]}:" in message and f": {code}: " in message
+    assert fix_nb in message
+    assert captured.err.endswith(" 1 feil, 0 advarsler\n"), captured.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -65,16 +66,33 @@ def _as_errors(diagnostics: list[Any]) -> list[Any]:
             for d in diagnostics]
 
 
+_CASCADES = frozenset({"base_has_errors", "unknown_base"})
+
+
+def _names_file(d: Any, file: str) -> bool:
+    """Whether a variant's base message is about ``file``: it gives the file's position, or
+    (``unknown_base``, when the base could not be read at all) the set id the file is named
+    after (``helse-vest/anbefaling-3.yaml``, ``…/anbefaling-3-1.0.1.yaml``)."""
+    if f"({file}:" in d.message:
+        return bool(d.code == "base_has_errors")
+    if d.code != "unknown_base":
+        return False
+    path = Path(file)
+    stem = re.sub(r"-\d+\.\d+\.\d+$", "", path.name.removesuffix(".yaml"))
+    set_id = f"{path.parent.name}/{stem}"
+    return re.search(rf"(?<![\w/-]){re.escape(set_id)}(?![\w-])", d.message) is not None
+
+
 def _without_cascades(diagnostics: list[Any]) -> list[Any]:
     """One mistake, one message: a variant's ``base_has_errors`` is left out when the base's
     own error (or, for a variant of a variant, its base's) is in the same list."""
     covered = {str(d.span.file if d.span else d.file) for d in diagnostics
-               if d.severity == "error" and d.code != "base_has_errors"}
-    cascades = [d for d in diagnostics if d.code == "base_has_errors"]
+               if d.severity == "error" and d.code not in _CASCADES}
+    cascades = [d for d in diagnostics if d.code in _CASCADES]
     dropped: list[Any] = []
     while True:
-        more = [d for d in cascades if d not in dropped
-                and any(f"({f}:" in d.message for f in covered)]
+        more = [d for d in cascades if not any(d is x for x in dropped)
+                and any(_names_file(d, f) for f in covered)]
         if not more:
             break
         dropped += more

@@ -290,9 +290,25 @@ _LOCAL_CHOICES = {"nb": ("Lokalt valg (ikke fastsatt i kilden)", "i"),
                   "en": ("Local choice (not fixed by the source)", "in")}
 
 
+#: A parameter's ``unit`` (an English word in the files) as the reader's language says it.
+_UNIT_WORDS = {
+    "nb": {"months": "måneder", "years": "år", "days": "dager", "weeks": "uker",
+           "units": "enheter", "admissions": "innleggelser", "attendances": "oppmøter",
+           "services": "tjenester", "factors": "faktorer"},
+    "nn": {"months": "månader", "years": "år", "days": "dagar", "weeks": "veker",
+           "units": "einingar", "admissions": "innleggingar", "attendances": "oppmøte",
+           "services": "tenester", "factors": "faktorar"},
+}
+
+
+def unit_word(unit: str, lang: str) -> str:
+    """``months`` → ``måneder`` (nb), ``månader`` (nn); English and unknown units as written."""
+    return _UNIT_WORDS.get(lang, {}).get(unit, unit)
+
+
 def local_choices(trace: Trace, lang: str) -> list[str]:
     """One line naming the figures the unit chose itself (``from_source: false``) and the
-    criteria that use them, without code names (``6 months i A``); nothing when every figure
+    criteria that use them, without code names (``6 måneder i A``); nothing when every figure
     is the source's."""
     local = [p for p in trace.parameters if p.from_source is False]
     if not local:
@@ -306,7 +322,8 @@ def local_choices(trace: Trace, lang: str) -> list[str]:
 
     parts = []
     for p in local:
-        value = f"{show_value(p.value, lang)}{' ' + p.unit if p.unit else ''}"
+        unit = f" {unit_word(p.unit, lang)}" if p.unit else ""
+        value = f"{show_value(p.value, lang)}{unit}"
         used = [c.name for c in trace.criteria if reads(c.expression, p.name)]
         parts.append(f"{value} {where} {', '.join(used)}" if used else value)
     return [f"{label}: " + "; ".join(parts) + "."]

@@ -44,7 +44,8 @@ _WORDS: dict[str, dict[Any, str]] = {
            "kunne vurderes", "input_ref": "opplysning", "parameter_ref": "parameter",
            "criterion_ref": "kriterium", "group": "Gruppe",
            "criteria_changed": "Kriterier som endret verdi",
-           "undetermined": "ikke avgjort", "total": "sum"},
+           "undetermined": "ikke avgjort", "total": "sum",
+           "technical": "Teknisk: uttrykk og kilde"},
     "nn": {True: "JA", False: "NEI", None: "UKJEND", "report": "Forklaring av resultat",
            "set": "Kriteriesett", "outcome": "Utfall", "undecided": "Ikkje avgjort",
            "legend": "Teiknforklaring", "criteria": "Kriterium", "tree": "Avgjerdstre",
@@ -64,7 +65,8 @@ _WORDS: dict[str, dict[Any, str]] = {
            "kunne vurderast", "input_ref": "opplysning", "parameter_ref": "parameter",
            "criterion_ref": "kriterium", "group": "Gruppe",
            "criteria_changed": "Kriterium som endra verdi",
-           "undetermined": "ikkje avgjort", "total": "sum"},
+           "undetermined": "ikkje avgjort", "total": "sum",
+           "technical": "Teknisk: uttrykk og kjelde"},
     "en": {True: "YES", False: "NO", None: "UNKNOWN", "report": "Result explanation",
            "set": "Criteria set", "outcome": "Outcome", "undecided": "Undecided",
            "legend": "Legend", "criteria": "Criteria", "tree": "Decision tree",
@@ -84,7 +86,7 @@ _WORDS: dict[str, dict[Any, str]] = {
            "problems": "Records that could not be evaluated", "group": "Group",
            "input_ref": "input", "parameter_ref": "parameter", "criterion_ref": "criterion",
            "criteria_changed": "Criteria that changed value", "undetermined": "undetermined",
-           "total": "total"},
+           "total": "total", "technical": "Technical: expression and source"},
 }
 
 _SYMBOL = {True: "✓", False: "✗", None: "?"}
@@ -134,6 +136,8 @@ ol.rules li { margin: 4px 0; } ol.rules li.chosen { font-weight: 600; }
   padding: 8px 14px; }
 .record { border-top: 3px solid #1f2328; margin-top: 36px; padding-top: 8px; }
 svg text { font: 12px system-ui, sans-serif; }
+details.technical { margin: 6px 0 0; font-size: .93em; }
+details.technical summary { color: var(--muted); cursor: pointer; }
 footer { margin-top: 36px; color: var(--muted); font-size: .8em; }
 @media print { body { background: #fff; } main { padding: 0; } }
 """
@@ -178,6 +182,12 @@ def _page(title: str, body: list[str], lang: str) -> str:
         "</html>",
         "",
     ])
+
+
+def _technical(inner: str, w: dict[Any, str], summary: str | None = None) -> str:
+    """Code names, expressions and positions, folded away for the people the page is for."""
+    return (f'<details class="technical"><summary>{escape(summary or w["technical"])}'
+            f"</summary>{inner}</details>")
 
 
 def _legend(w: dict[Any, str]) -> str:
@@ -318,28 +328,28 @@ def _result_body(result: Result, w: dict[Any, str], lang: str, *, heading: str,
                 f'<header><span class="letter">{escape(c.name)}</span>'
                 f"<h3>{escape(c.title.get(lang))}</h3> {_badge(c.value, w)}</header>"
                 f"<p>{escape(c.sentence.get(lang))}</p>"
-                f'<ul class="tree"><li>{_tree(c.expression, w, top=True)}</li></ul>'
-                f"{where}</section>")
+                + _technical(f'<ul class="tree"><li>{_tree(c.expression, w, top=True)}'
+                             f"</li></ul>{where}", w) + "</section>")
         out.append(f"<h2>{escape(w['rules'])}</h2><ol class=\"rules\">")
         for r in trace.rules:
-            cond = (f"<code>{escape(' '.join(r.expression.text.split()))}</code>"
-                    if r.expression else f"<em>{escape(w['otherwise'])}</em>")
+            cond = (_technical(f"<code>{escape(' '.join(r.expression.text.split()))}</code>",
+                               w) if r.expression else f"<em>{escape(w['otherwise'])}</em>")
             chosen = f" ← <strong>{escape(w['chosen'])}</strong>" if r.chosen else ""
             out.append(f'<li class="{"chosen" if r.chosen else ""}" '
                        f'data-outcome="{escape(r.outcome)}">'
-                       f"{escape(r.title.get(lang))}: {cond} → {_badge(r.value, w)}"
-                       f"{chosen}</li>")
+                       f"{escape(r.title.get(lang))} → {_badge(r.value, w)}{chosen}"
+                       f"{cond}</li>")
         out.append("</ol>")
         out.append(f"<h2>{escape(w['inputs'])}</h2>")
         if trace.redacted:
             out.append(f'<p class="muted">{escape(w["redacted"])}</p>')
         else:
             reads = _inputs_read(result)
-            out.append(f"<table class=\"inputs\"><tr><th>{escape(w['input'])}</th>"
-                       f"<th>{escape(w['value'])}</th></tr>")
-            out += [f"<tr><td><code>{escape(k)}</code></td><td>{_badge(v, w)}</td></tr>"
-                    for k, v in reads.items()]
-            out.append("</table>")
+            rows = "".join(f"<tr><td><code>{escape(k)}</code></td><td>{_badge(v, w)}</td></tr>"
+                           for k, v in reads.items())
+            out.append(_technical(f"<table class=\"inputs\"><tr><th>{escape(w['input'])}</th>"
+                                  f"<th>{escape(w['value'])}</th></tr>{rows}</table>", w,
+                                  w["inputs"]))
     if result.missing:
         items = "".join(f"<li>{escape(a)}</li>" for a in asks or result.missing)
         out.append(f'<h2>{escape(w["missing"])}</h2><div class="missing" id="missing">'

@@ -32,7 +32,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_check_a_folder_whose_variants_extend_a_set_in_another_folder(shipped: Path) -> None:
     # helse-bergen's variants extend helse-vest/anbefaling-3; before, this said unknown_base
-    code, out, err = run("check", "criteria/helse-bergen")
+    code, out, err = run("check", "--lang", "en", "criteria/helse-bergen")
     assert (code, out) == (0, ""), out + err
     sets = [p for p in (shipped / "helse-bergen").glob("*.yaml")
             if not p.name.endswith((".cases.yaml", ".mapping.yaml"))]
@@ -42,9 +42,9 @@ def test_check_a_folder_whose_variants_extend_a_set_in_another_folder(shipped: P
 
 def test_check_a_variant_file_and_from_inside_its_folder(
         shipped: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert run("check", "criteria/helse-bergen/spinalenheten.yaml")[0] == 0
+    assert run("check", "--lang", "en", "criteria/helse-bergen/spinalenheten.yaml")[0] == 0
     monkeypatch.chdir(shipped / "helse-bergen")
-    code, out, err = run("check", ".")
+    code, out, err = run("check", "--lang", "en", ".")
     assert (code, out) == (0, ""), out + err
 
 
@@ -52,12 +52,12 @@ def test_check_reports_only_the_problems_of_the_path_with_relative_paths(shipped
     path = shipped / "helse-bergen" / "spinalenheten.yaml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("extends:", "extend:", 1), encoding="utf-8")
-    code, out, _ = run("check", "criteria/helse-bergen")
+    code, out, _ = run("check", "--lang", "en", "criteria/helse-bergen")
     assert code == 1
     assert out.startswith("criteria/helse-bergen/spinalenheten.yaml:")
     assert str(shipped) not in out
     # the same catalogue error is not reported for another folder
-    code, out, _ = run("check", "criteria/helse-vest")
+    code, out, _ = run("check", "--lang", "en", "criteria/helse-vest")
     assert (code, out) == (0, ""), out
 
 
@@ -67,7 +67,7 @@ def test_check_catalog_names_the_catalogue(shipped: Path, tmp_path: Path) -> Non
     outside.mkdir()
     shutil.copyfile(shipped / "helse-bergen" / "spinalenheten.yaml", outside / "v.yaml")
     (shipped / "helse-bergen" / "spinalenheten.yaml").unlink()
-    code, out, _ = run("check", "--catalog", "criteria", "utkast/v.yaml")
+    code, out, _ = run("check", "--lang", "en", "--catalog", "criteria", "utkast/v.yaml")
     assert code == 0, out
 
 

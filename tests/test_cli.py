@@ -38,7 +38,7 @@ def patients(tmp_path: Path) -> Path:
 
 
 def test_check_shipped_catalogue_exits_zero() -> None:
-    code, _, err = run("check", str(Path(__file__).parents[1] / "criteria"))
+    code, _, err = run("check", "--lang", "en", str(Path(__file__).parents[1] / "criteria"))
     assert code == 0, err
     assert "0 error(s)" in err
 
@@ -51,7 +51,7 @@ def test_check_reports_every_error_with_position_and_exits_one(tmp_path: Path) -
     source = source.replace("when: involved_units >= min_units_involved",
                             "when: involved_units >= true")
     broken.write_text(source, encoding="utf-8")
-    code, out, _ = run("check", str(broken))
+    code, out, _ = run("check", "--lang", "en", str(broken))
     assert code == 1
     lines = [line for line in out.splitlines() if ": warning: " not in line]
     assert len(lines) == 2
@@ -62,7 +62,7 @@ def test_check_reports_every_error_with_position_and_exits_one(tmp_path: Path) -
 
 
 def test_check_missing_path_exits_one(tmp_path: Path) -> None:
-    code, _, err = run("check", str(tmp_path / "nope.yaml"))
+    code, _, err = run("check", "--lang", "en", str(tmp_path / "nope.yaml"))
     assert code == 1
     assert "io_error" in err
 

@@ -258,9 +258,9 @@ def test_pilot_two_flags_fewer_patients_than_pilot_one() -> None:
 
 def test_check_fails_when_a_locked_set_changes_without_a_new_version(tree: Path) -> None:
     source = tree / "helse-vest" / "anbefaling-3.yaml"
-    assert run("check", str(tree))[0] == 0
+    assert run("check", "--lang", "en", str(tree))[0] == 0
     edit(source, "    value: 6\n", "    value: 9\n")
-    code, out, err = run("check", str(tree))
+    code, out, err = run("check", "--lang", "en", str(tree))
     assert code == 1
     assert f"{source}:16:10: version_not_bumped:" in out
     assert "1 error(s)" in err
@@ -271,13 +271,13 @@ def test_check_fails_when_a_locked_set_changes_without_a_new_version(tree: Path)
 def test_check_lists_sets_missing_from_the_lock(tree: Path) -> None:
     edit(tree / "helse-vest" / "anbefaling-3.yaml", "version: 1.0.0", "version: 1.0.1")
     edit(tree / "helse-vest" / "anbefaling-3.yaml", "  - version: 1.0.0", "  - version: 1.0.1")
-    code, out, _ = run("check", str(tree))
+    code, out, _ = run("check", "--lang", "en", str(tree))
     assert code == 1
     assert "lock_missing: helse-vest/anbefaling-3@1.0.1 is not in" in out
     assert "warning: lock_stale: helse-vest/anbefaling-3@1.0.0" in out
     code, out, _ = run("lock", str(tree))
     assert code == 0 and out == "added helse-vest/anbefaling-3@1.0.1\n"
-    assert run("check", str(tree), "-q")[0] == 0
+    assert run("check", "--lang", "en", str(tree), "-q")[0] == 0
 
 
 def test_explain_result_re_explains_under_the_stored_version(

@@ -183,12 +183,12 @@ def test_check_reads_the_indicator_file(tmp_path: Path,
     text = path.read_text("utf-8")
     path.write_text(text.replace("any_true: [has_coordinator,", "any_true: [has_cordinator,"),
                     "utf-8")
-    assert main(["check", str(root)]) == 0
+    assert main(["check", "--lang", "en", str(root)]) == 0
     out = capsys.readouterr().out
     assert "warning: indicator_field_unknown: no criteria set has an input 'has_cordinator'" \
            in out and "did you mean 'has_coordinator'?" in out
     path.write_text(text.replace("unit_field: unit\n", ""), "utf-8")
-    assert main(["check", str(root)]) == 1
+    assert main(["check", "--lang", "en", str(root)]) == 1
     assert "koordinator.indicators.yaml:11:1: schema_error: missing field 'unit_field'" in \
            capsys.readouterr().out
 

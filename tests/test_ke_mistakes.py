@@ -333,3 +333,87 @@ def test_a_structural_error_in_one_case_is_one_error_and_the_other_cases_run(
     assert d.code == "schema_error" and fix in d.message, str(d)
     at(d, text.count("\n", 0, at_char) + 1 + where[0], where[1])
     assert len(suite.results) == total - 1 and not suite.failures
+
+
+def test_check_speaks_bokmal_by_default_and_english_with_lang_en(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """People read bokmål: ``check`` gives its messages and its last line in bokmål unless
+    ``--lang en`` is given; the message's code and position are the same in both."""
+    from koordrules.cli import main
+
+    tree = tmp_path / "criteria"
+    shutil.copytree(criteria_dir(), tree)
+    line, _ = edit(tree, BASE, "    value: 6\n    unit: months\n",
+                   '    value: "6"\n    unit: months\n')
+    assert main(["check", str(tree)]) == 1
+    nb = capsys.readouterr()
+    assert main(["check", "--lang", "en", str(tree)]) == 1
+    en = capsys.readouterr()
+    [nb_line] = [x for x in nb.out.splitlines() if "parameter_as_text" in x]
+    [en_line] = [x for x in en.out.splitlines() if "parameter_as_text" in x]
+    assert f"anbefaling-3.yaml:{line}:12: parameter_as_text:" in nb_line
+    assert nb_line.split(": parameter_as_text:")[0] == en_line.split(": parameter_as_text:")[0]
+    assert "skriv value: 6" in nb_line and "write value: 6" in en_line
+    # one mistake in the base, one message: not also a base_has_errors in each variant
+    assert nb.out.splitlines() == [nb_line]
+    assert nb.err.endswith("sett kontrollert: 1 feil, 0 advarsler\n"), nb.err
+    assert en.err.endswith("set(s) checked: 1 error(s), 0 warning(s)\n"), en.err
+
+
+NEVER_DECIDES = [
+    # (edits, the text the error is at (None: the new rule's item), code, fix)
+    ([("outcomes:\n", "outcomes:\n  - id: all_three\n    title: A, B og C\n"
+       "    when: A and B and C\n")], None, "shadowed_rule",
+     "move 'all_three' before 'coordinator_likely'"),
+    ([("    value: 4\n", "    value: 6\n")], "ckd_stage >= min_ckd_stage", "never_true",
+     "ckd_stage is at most 5 (its 'max')"),
+    ([("    value: 4\n", "    value: 1\n")], "ckd_stage >= min_ckd_stage", "always_true",
+     "it decides nothing"),
+]
+
+
+@pytest.mark.parametrize(("edits", "token", "code", "fix"), NEVER_DECIDES)
+def test_check_reports_a_rule_or_condition_that_decides_nothing_as_one_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], edits: list[tuple[str, str]],
+        token: str | None, code: str, fix: str) -> None:
+    """A shadowed rule, a comparison never true or always true: ``check`` gives exactly one
+    error (exit 1), at the rule or the comparison, with the fix; the Python API gives the
+    same finding as a warning so that the set loads and the proofs can run on it."""
+    from koordrules.cli import main
+
+    root = tmp_path / "criteria"
+    shutil.copytree(criteria_dir(), root)
+    for old, new in edits:
+        line, column = edit(root, VARIANT, old, new)
+    if token is None:  # the new rule: its "- id:" item, one line after "outcomes:"
+        line, column = line + 1, 5
+    else:
+        line, column = edit(root, VARIANT, token, token)
+    assert main(["check", "--lang", "en", str(root / VARIANT)]) == 1
+    captured = capsys.readouterr()
+    [message] = captured.out.splitlines()
+    assert f"buk-nefrologi.yaml:{line}:{column}: {code}: " in message, message
+    assert fix in message
+    assert captured.err.endswith("1 set(s) checked: 1 error(s), 0 warning(s)\n")
+    assert [d.severity for d in problems(root, VARIANT) if d.code == code] == ["warning"]
+
+
+@pytest.mark.parametrize(("old", "new", "where", "code", "fix", "fix_nb"),
+                         YAML_SLIPS + [(o, n, (0, off + 1), c, f, nb)
+                                       for o, n, off, c, f, nb in EXPRESSION_SLIPS])
+def test_check_prints_one_message_for_one_slip_and_no_false_lock_message(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str,
+        where: tuple[int, int], code: str, fix: str, fix_nb: str) -> None:
+    """The same slips through ``koordrules check`` on the whole catalogue, in bokmål: one
+    line (not also a ``lock_stale`` or a ``base_has_errors`` per variant), with the fix."""
+    from koordrules.cli import main
+
+    root = tmp_path / "criteria"
+    shutil.copytree(criteria_dir(), root)
+    line, _ = edit(root, BASE, old, new)
+    assert main(["check", str(root)]) == 1
+    captured = capsys.readouterr()
+    [message] = captured.out.splitlines()
+    assert f"anbefaling-3.yaml:{line + where[0]}:" in message and f": {code}: " in message
+    assert fix_nb in message
+    assert captured.err.endswith(" 1 feil, 0 advarsler\n"), captured.err

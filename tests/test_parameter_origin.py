@@ -71,8 +71,8 @@ def test_a_result_stored_without_the_origin_reads_back_as_not_known() -> None:
 def test_the_explanation_says_which_figures_are_local_choices() -> None:
     result = koordrules.evaluate(CATALOG.get("helse-vest/anbefaling-3@1.0.1"), RECORD)
     for lang, line in (
-            ("nb", "Lokalt valg (ikke fastsatt i kilden): 6 months i A; 2 units i D."),
-            ("nn", "Lokalt val (ikkje fastsett i kjelda): 6 months i A; 2 units i D."),
+            ("nb", "Lokalt valg (ikke fastsatt i kilden): 6 måneder i A; 2 enheter i D."),
+            ("nn", "Lokalt val (ikkje fastsett i kjelda): 6 månader i A; 2 einingar i D."),
             ("en", "Local choice (not fixed by the source): 6 months in A; 2 units in D.")):
         assert line in render_text(result, lang=lang).splitlines()
     nb = render_text(result, verbose=True).splitlines()

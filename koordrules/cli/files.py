@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,6 +28,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             errors += 1
             continue
         catalog, diagnostics, count = _scan(target, args.catalog)
+        diagnostics = _as_errors(diagnostics)
         sets += count
         from koordrules.lock import verify_path
 
@@ -38,6 +41,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                      if is_under(d.span.file if d.span else d.file, target)]
         diagnostics = diagnostics + _data_diagnostics(target, catalog)
         diagnostics = diagnostics + _proof_diagnostics(target, catalog, diagnostics, args, err)
+        diagnostics = _as_errors(_without_cascades(diagnostics))
         for d in diagnostics:
             if d.severity == "error":
                 errors += 1
@@ -46,8 +50,63 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             else:
                 warnings += 1
             print(shown(d, args.lang), file=out)
-    print(f"{sets} set(s) checked: {errors} error(s), {warnings} warning(s)", file=err)
+    print(checked_line(sets, errors, warnings, args.lang), file=err)
     return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+_NEVER_DECIDES = frozenset({"shadowed_rule", "never_true", "always_true", "constant_criterion",
+                            "constant_condition"})
+"""A rule that can never be chosen, a condition or criterion that is constant: the set loads
+(the Python API gives these as warnings, so that ``koordrules verify`` can show a record), but
+``check`` reports each as an error: it is a mistake in the file, and exits 1."""
+
+
+def _as_errors(diagnostics: list[Any]) -> list[Any]:
+    return [replace(d, severity="error") if d.code in _NEVER_DECIDES else d
+            for d in diagnostics]
+
+
+_CASCADES = frozenset({"base_has_errors", "unknown_base"})
+
+
+def _names_file(d: Any, file: str) -> bool:
+    """Whether a variant's base message is about ``file``: it gives the file's position, or
+    (``unknown_base``, when the base could not be read at all) the set id the file is named
+    after (``helse-vest/anbefaling-3.yaml``, ``…/anbefaling-3-1.0.1.yaml``)."""
+    if f"({file}:" in d.message:
+        return bool(d.code == "base_has_errors")
+    if d.code != "unknown_base":
+        return False
+    path = Path(file)
+    stem = re.sub(r"-\d+\.\d+\.\d+$", "", path.name.removesuffix(".yaml"))
+    set_id = f"{path.parent.name}/{stem}"
+    return re.search(rf"(?<![\w/-]){re.escape(set_id)}(?![\w-])", d.message) is not None
+
+
+def _without_cascades(diagnostics: list[Any]) -> list[Any]:
+    """One mistake, one message: a variant's ``base_has_errors`` is left out when the base's
+    own error (or, for a variant of a variant, its base's) is in the same list."""
+    covered = {str(d.span.file if d.span else d.file) for d in diagnostics
+               if d.severity == "error" and d.code not in _CASCADES}
+    cascades = [d for d in diagnostics if d.code in _CASCADES]
+    dropped: list[Any] = []
+    while True:
+        more = [d for d in cascades if not any(d is x for x in dropped)
+                and any(_names_file(d, f) for f in covered)]
+        if not more:
+            break
+        dropped += more
+        covered |= {str(d.span.file if d.span else d.file) for d in more}
+    return [d for d in diagnostics if not any(d is x for x in dropped)]
+
+
+def checked_line(sets: int, errors: int, warnings: int, lang: str) -> str:
+    """The last line of ``check``, in the language of its messages."""
+    if lang == "en":
+        return f"{sets} set(s) checked: {errors} error(s), {warnings} warning(s)"
+    one, many = ("advarsel", "advarsler") if lang == "nb" else ("åtvaring", "åtvaringar")
+    verb = "kontrollert" if lang == "nb" else "kontrollerte"
+    return f"{sets} sett {verb}: {errors} feil, {warnings} {one if warnings == 1 else many}"
 
 
 def _scan(target: str, given: str | None) -> tuple[Catalog, list[Any], int]:
@@ -187,9 +246,9 @@ def register_check(sub: Subparsers) -> None:
                    help="the catalogue the paths belong to (default: the nearest folder at "
                         "or above each path with a criteria.lock)")
     p.add_argument("-q", "--quiet", action="store_true", help="show errors only")
-    p.add_argument("--lang", choices=("en", "nb", "nn"), default="en",
-                   help="language of the messages: en (the default), nb (bokmål) or nn; a "
-                        "message without that text is given in English")
+    p.add_argument("--lang", choices=("nb", "nn", "en"), default="nb",
+                   help="language of the messages: nb (bokmål, the default), nn (nynorsk) or "
+                        "en; a message without a Norwegian text is given in English")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also say which checks were not run (the proofs of shadowed rules and "
                         "constant conditions need the verify extra)")
